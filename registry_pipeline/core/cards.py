@@ -1,0 +1,101 @@
+"""Model cards: the fields a version documents, and their Markdown rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from registry_pipeline.errors import BadInput
+
+MAX_FIELD_CHARS = 20_000
+FIELD_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelCard:
+    """The card set for one version. Setting a card again appends a new one."""
+
+    entry: str
+    version: int
+    fields: Mapping[str, str | tuple[str, ...]]
+    set_at: datetime
+    set_by: str
+
+    def has(self, name: str) -> bool:
+        """True when ``name`` is present and not blank."""
+        value = self.fields.get(name)
+        if value is None:
+            return False
+        if isinstance(value, tuple):
+            return any(v.strip() for v in value)
+        return bool(value.strip())
+
+
+def check_card_fields(fields: object) -> dict[str, str | tuple[str, ...]]:
+    """Validate card fields: snake_case names, text or lists of text.
+
+    Raises:
+        BadInput: the card is not a mapping, or a field is malformed; names the field.
+    """
+    if not isinstance(fields, Mapping) or not fields:
+        raise BadInput(
+            "a model card is a non-empty mapping of field to text, e.g. "
+            "intended_use: ..., limitations: ..., training_data: ..."
+        )
+    clean: dict[str, str | tuple[str, ...]] = {}
+    for name, value in fields.items():
+        if not isinstance(name, str) or not name or not set(name) <= FIELD_NAME_CHARS:
+            raise BadInput(f"card field {name!r}: names are lowercase snake_case")
+        if isinstance(value, str):
+            items: Sequence[object] = [value]
+        elif isinstance(value, list | tuple):
+            items = value
+        else:
+            raise BadInput(f"card field {name!r} must be text or a list of text, not {value!r}")
+        for item in items:
+            if not isinstance(item, str | int | float) or isinstance(item, bool):
+                raise BadInput(f"card field {name!r} must be text or a list of text")
+            if len(str(item)) > MAX_FIELD_CHARS:
+                raise BadInput(f"card field {name!r} is over {MAX_FIELD_CHARS} characters")
+        clean[name] = value if isinstance(value, str) else tuple(str(v) for v in items)
+    return clean
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def render_markdown(
+    *,
+    entry: str,
+    version: int,
+    kind: str,
+    digest: str,
+    facts: Mapping[str, str],
+    card: ModelCard | None,
+    lineage: Sequence[str] = (),
+    evals: Sequence[str] = (),
+) -> str:
+    """Render a version's model card as Markdown: facts, card sections, lineage, evals."""
+    lines = [f"# {entry} v{version}", "", f"*{kind}* · digest `{digest[:12]}…`", ""]
+    for key, fact in facts.items():
+        if fact:
+            lines.append(f"- **{_title(key)}**: {fact}")
+    lines.append("")
+    if card is None:
+        lines += ["_No model card has been set for this version._", ""]
+    else:
+        for name, value in card.fields.items():
+            lines += [f"## {_title(name)}", ""]
+            if isinstance(value, tuple):
+                lines += [f"- {v}" for v in value]
+            else:
+                lines.append(value)
+            lines.append("")
+        lines += [f"_Card set by {card.set_by} at {card.set_at.isoformat()}._", ""]
+    if lineage:
+        lines += ["## Lineage", ""] + [f"- {item}" for item in lineage] + [""]
+    if evals:
+        lines += ["## Evaluation results", ""] + [f"- {item}" for item in evals] + [""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,37 @@
+"""Instants as the registry stores and reads them: UTC, microseconds, fixed-width text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from registry_pipeline.errors import BadInput
+
+FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_time(instant: datetime) -> str:
+    """Fixed-width UTC text, so text order is time order."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; attach a timezone")
+    return instant.astimezone(UTC).strftime(FORMAT)
+
+
+def parse_stored(text: str) -> datetime:
+    """Read a stored instant back."""
+    return datetime.strptime(text, FORMAT).replace(tzinfo=UTC)
+
+
+def parse_instant(text: str, *, what: str = "instant") -> datetime:
+    """Parse an ISO 8601 instant a user typed (``2026-11-27T10:00:00Z``, an offset, or a
+    date). A time without an offset is read as UTC.
+
+    Raises:
+        BadInput: the text is not ISO 8601.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise BadInput(
+            f"invalid {what} {text!r}: use ISO 8601, e.g. 2026-11-27T10:00:00Z"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,1347 @@
+"""The :class:`Registry` facade: every use case of the registry, for Python users, the CLI
+and the Dagster layer alike.
+
+Each mutating method runs in one write transaction that also appends its ledger event.
+Promotions re-evaluate the gates inside the transaction that applies them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Connection, func, select
+
+from registry_pipeline import signatures
+from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
+from registry_pipeline.core.cards import check_card_fields, render_markdown
+from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.core.digests import digest_of_document
+from registry_pipeline.core.evals import check_metrics
+from registry_pipeline.core.gates import GateFacts, GateResult, blocking, evaluate_gates
+from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
+from registry_pipeline.core.ledger import verify_chain
+from registry_pipeline.core.promotion import (
+    Decision,
+    PromotionRequest,
+    RequestStatus,
+    approval_payload,
+)
+from registry_pipeline.core.refs import ExactRef, VersionRef, parse_exact, parse_ref
+from registry_pipeline.core.stages import (
+    DISPLACED_TO,
+    SINGLE_HOLDER_STAGES,
+    Stage,
+    parse_stage,
+    transition_problem,
+)
+from registry_pipeline.core.times import format_time, parse_instant
+from registry_pipeline.errors import (
+    BadInput,
+    Conflict,
+    GateRefused,
+    NotFound,
+    Refused,
+)
+from registry_pipeline.sources import read_source
+from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
+from registry_pipeline.store.engine import DEFAULT_URL
+
+MAX_REASON = 2000
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+STACK_FORMAT = "registry-pipeline/stack/v1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registered:
+    """The outcome of a registration; ``created`` is false when the content existed."""
+
+    entry: str
+    version: int
+    digest: str
+    size: int
+    file_count: int
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateReport:
+    """Every gate's verdict on a request."""
+
+    request: int
+    entry: str
+    version: int
+    target: str
+    passed: bool
+    gates: list[GateResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``gates`` document)."""
+        return {
+            "request": self.request,
+            "entry": self.entry,
+            "version": self.version,
+            "target": self.target,
+            "passed": self.passed,
+            "gates": [asdict(g) for g in self.gates],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageChange:
+    """A stage moved: what holds it now and what it displaced."""
+
+    entry: str
+    stage: str
+    version: int
+    previous: int | None
+    ledger_seq: int
+    request: int | None = None
+    approved_by: list[str] = field(default_factory=list)
+
+
+def default_actor() -> str:
+    """The OS user, the identity when neither ``--actor`` nor ``REGISTRY_ACTOR`` is set."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def check_actor(actor: str) -> str:
+    """Validate an actor name (printable, 1-256 characters)."""
+    if not actor or len(actor) > 256 or not actor.isprintable() or actor != actor.strip():
+        raise BadInput(
+            f"invalid actor {actor[:60]!r}: use a printable name such as alice@example.com"
+        )
+    return actor
+
+
+def check_reason(reason: str) -> str:
+    """A reason is required, printable on one line, at most 2000 characters."""
+    if not reason or not reason.strip():
+        raise BadInput("a reason is required; say why with --reason TEXT")
+    if len(reason) > MAX_REASON:
+        raise BadInput(f"the reason is over {MAX_REASON} characters; shorten it")
+    if any(ord(c) < 32 and c not in "\t" for c in reason):
+        raise BadInput("the reason must be one line of text without control characters")
+    return reason.strip()
+
+
+def read_document(path: str | Path, *, what: str) -> Any:
+    """Read a YAML or JSON document the user passed as a file.
+
+    Raises:
+        BadInput: missing, unreadable, too large, not UTF-8 text, or malformed.
+        NotFound: the file does not exist.
+    """
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise BadInput(f"{what} {str(file)!r} is larger than 4 MiB")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{what} {str(file)!r} does not exist") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{what} {str(file)!r} is not UTF-8 text") from None
+    except IsADirectoryError:
+        raise BadInput(f"{what} {str(file)!r} is a folder; pass a YAML or JSON file") from None
+    except OSError as e:
+        raise BadInput(f"{what} {str(file)!r} cannot be read: {e.strerror}") from e
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise BadInput(f"{what} {str(file)!r}{where}: not valid YAML or JSON") from None
+
+
+class Registry:
+    """The registry's use cases over one store and the catalog loaded into it."""
+
+    def __init__(self, store: Store, *, actor: str | None = None) -> None:
+        self.store = store
+        self.actor = check_actor(actor or default_actor())
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str = DEFAULT_URL, *, actor: str | None = None) -> Registry:
+        """Open an initialised registry at ``url``; raises :class:`NotFound` if there is none."""
+        return cls(Store.open(url), actor=actor)
+
+    @classmethod
+    def init(
+        cls, url: str = DEFAULT_URL, *, catalog: str | Path | None = None, actor: str | None = None
+    ) -> tuple[Registry, dict[str, Any]]:
+        """Create (or upgrade) the registry at ``url`` and load ``catalog`` into it.
+
+        Returns:
+            The registry and a summary: ``{database, migrations, catalog, entries, changed}``.
+
+        Raises:
+            CatalogError: the catalog is malformed (nothing is written).
+            Refused: a catalog is loaded whose policy names admins, and the actor is not one.
+            Conflict: the new catalog drops or re-kinds an entry that has versions.
+        """
+        loaded = load_catalog(catalog) if catalog is not None else None
+        store = Store.open(url, create=True)
+        registry = cls(store, actor=actor)
+        summary: dict[str, Any] = {"database": url, "catalog": None, "changed": False}
+        if loaded is not None:
+            summary.update(registry.load_catalog(loaded[0], loaded[1], source=str(catalog)))
+        summary["entries"] = len(registry.catalog().entries)
+        return registry, summary
+
+    def load_catalog(
+        self, catalog: Catalog, document: Mapping[str, Any], *, source: str
+    ) -> dict[str, Any]:
+        """Record a new catalog (entries, workloads, policy) in the store, if it changed."""
+        digest = catalog_digest(document)
+        with self.store.write(self.actor) as tx:
+            current = records.latest_catalog(tx.conn)
+            if current is not None:
+                if current["digest"] == digest:
+                    return {"catalog": digest, "changed": False}
+                policy = catalog_from_document(loads(current["document"])).policy
+                if policy.admins and self.actor not in policy.admins:
+                    raise Refused(
+                        f"{self.actor} may not change the catalog; the policy's admins may "
+                        f"({', '.join(sorted(policy.admins))})"
+                    )
+            existing = {r["name"]: r for r in tx.conn.execute(select(schema.entries)).mappings()}
+            with_versions = set(
+                tx.conn.execute(select(schema.versions.c.entry).distinct()).scalars()
+            )
+            for name in sorted(with_versions):
+                if name not in catalog.entries:
+                    raise Conflict(
+                        f"the catalog drops {name!r}, which has registered versions; keep it",
+                        entry=name,
+                    )
+                if existing[name]["kind"] != catalog.entries[name].kind:
+                    raise Conflict(
+                        f"the catalog changes {name!r} from {existing[name]['kind']} to "
+                        f"{catalog.entries[name].kind}, but it has versions; add a new entry",
+                        entry=name,
+                    )
+            for name, entry in catalog.entries.items():
+                if name in existing:
+                    tx.conn.execute(
+                        schema.entries.update()
+                        .where(schema.entries.c.name == name)
+                        .values(kind=entry.kind, owner=entry.owner)
+                    )
+                else:
+                    tx.conn.execute(
+                        schema.entries.insert().values(
+                            name=name,
+                            kind=entry.kind,
+                            owner=entry.owner,
+                            next_version=1,
+                            created_at=tx.now_text,
+                        )
+                    )
+            for name in set(existing) - set(catalog.entries) - with_versions:
+                tx.conn.execute(schema.entries.delete().where(schema.entries.c.name == name))
+            tx.conn.execute(
+                schema.catalogs.insert().values(
+                    digest=digest,
+                    document=dumps(document),
+                    source=source,
+                    loaded_at=tx.now_text,
+                    loaded_by=self.actor,
+                )
+            )
+            tx.append(
+                "catalog.load",
+                f"catalog:{digest[:12]}",
+                {
+                    "digest": digest,
+                    "source": source,
+                    "entries": sorted(catalog.entries),
+                    "workloads": sorted(catalog.workloads),
+                },
+            )
+        return {"catalog": digest, "changed": True}
+
+    def catalog(self) -> Catalog:
+        """The catalog currently loaded in the store."""
+        with self.store.read() as conn:
+            return self._catalog(conn)
+
+    def _catalog(self, conn: Connection) -> Catalog:
+        row = records.latest_catalog(conn)
+        if row is None:
+            return Catalog(entries={})
+        return catalog_from_document(loads(row["document"]))
+
+    # -- registering ---------------------------------------------------------------------
+
+    def register(
+        self,
+        entry: str,
+        source: str | Path,
+        *,
+        params: Mapping[str, Any] | None = None,
+        upstream: Sequence[str] = (),
+    ) -> Registered:
+        """Register the content at ``source`` as a version of ``entry``.
+
+        Args:
+            entry: a catalog entry (not a stack; stacks use :meth:`register_stack`).
+            source: a folder or a file; every file is hashed into the version's manifest.
+            params: training configuration (hyperparameters, code commit...).
+            upstream: exact upstream versions (``ENTRY@VERSION``), one for each upstream
+                entry the catalog declares.
+
+        Returns:
+            The version; when identical content is already registered, that version.
+
+        Raises:
+            NotFound: unknown entry or upstream version.
+            SourceError: the source cannot be read or escapes its folder.
+            BadInput: upstream pins do not match the catalog.
+            Conflict: the same content is registered with different lineage or params.
+        """
+        check_name(entry)
+        catalog = self.catalog()
+        spec = catalog.entry(entry)
+        if spec.kind is EntryKind.STACK:
+            raise BadInput(
+                f"{entry} is a stack; register it with --pin ENTRY@VERSION for each component",
+                entry=entry,
+            )
+        pins = [parse_exact(p) for p in upstream]
+        _check_pins(entry, "upstream", spec.upstream, pins)
+        manifest = read_source(source)
+        return self._record_version(
+            entry,
+            manifest.digest,
+            manifest=manifest.to_dict(),
+            size=manifest.size,
+            file_count=manifest.file_count,
+            source=_describe_source(source),
+            params=dict(params or {}),
+            pins=pins,
+            relation="upstream",
+        )
+
+    def register_stack(self, stack: str, pins: Sequence[str]) -> Registered:
+        """Register a stack version pinning exact versions of each of its components.
+
+        Raises:
+            BadInput: ``stack`` is not a stack, or a component is missing or foreign.
+            NotFound: a pinned version does not exist.
+        """
+        check_name(stack)
+        spec = self.catalog().entry(stack)
+        if spec.kind is not EntryKind.STACK:
+            raise BadInput(f"{stack} is a {spec.kind}, not a stack; --pin is for stacks")
+        refs = [parse_exact(p) for p in pins]
+        _check_pins(stack, "components", spec.components, refs)
+        with self.store.read() as conn:
+            components = []
+            for ref in sorted(refs, key=lambda r: r.entry):
+                row = records.version_row(conn, ref.entry, ref.version)
+                components.append(
+                    {"entry": ref.entry, "version": ref.version, "digest": row["digest"]}
+                )
+        document = {"stack": stack, "components": components}
+        digest = digest_of_document(document, format_name=STACK_FORMAT)
+        return self._record_version(
+            stack,
+            digest,
+            manifest={"format": STACK_FORMAT, "digest": digest, "document": document},
+            size=0,
+            file_count=0,
+            source="pins",
+            params={},
+            pins=refs,
+            relation="pins",
+        )
+
+    def _record_version(
+        self,
+        entry: str,
+        digest: str,
+        *,
+        manifest: Mapping[str, Any],
+        size: int,
+        file_count: int,
+        source: str,
+        params: Mapping[str, Any],
+        pins: Sequence[ExactRef],
+        relation: str,
+    ) -> Registered:
+        try:
+            params_json = dumps(params)
+        except (TypeError, ValueError) as e:
+            raise BadInput(f"training config for {entry} is not JSON-serialisable: {e}") from e
+        lineage = sorted((p.entry, p.version) for p in pins)
+        with self.store.write(self.actor) as tx:
+            existing = records.version_by_digest(tx.conn, entry, digest)
+            if existing is not None:
+                known = sorted(
+                    (u["entry"], u["version"])
+                    for u in records.upstream_of(tx.conn, entry, existing["number"])
+                )
+                if known != lineage or (
+                    params and loads(existing["params"]) != json.loads(params_json)
+                ):
+                    raise Conflict(
+                        f"{entry}@{existing['number']} already has this content with different "
+                        "lineage or training config; content identity is immutable",
+                        entry=entry,
+                        version=existing["number"],
+                    )
+                return Registered(
+                    entry=entry,
+                    version=existing["number"],
+                    digest=digest,
+                    size=existing["size"],
+                    file_count=existing["file_count"],
+                    created=False,
+                )
+            upstream_rows = []
+            for up_entry, up_number in lineage:
+                row = records.version_row(tx.conn, up_entry, up_number)
+                upstream_rows.append(
+                    {"entry": up_entry, "version": up_number, "digest": row["digest"]}
+                )
+            number = records.allocate_number(tx.conn, entry)
+            tx.conn.execute(
+                schema.versions.insert().values(
+                    entry=entry,
+                    number=number,
+                    digest=digest,
+                    size=size,
+                    file_count=file_count,
+                    manifest=dumps(manifest),
+                    source=source,
+                    params=params_json,
+                    created_at=tx.now_text,
+                    created_by=self.actor,
+                )
+            )
+            for up_entry, up_number in lineage:
+                tx.conn.execute(
+                    schema.lineage.insert().values(
+                        entry=entry,
+                        number=number,
+                        upstream_entry=up_entry,
+                        upstream_number=up_number,
+                        relation=relation,
+                    )
+                )
+            event = tx.append(
+                "version.register",
+                f"{entry}@{number}",
+                {
+                    "entry": entry,
+                    "version": number,
+                    "digest": digest,
+                    "size": size,
+                    "files": file_count,
+                    "source": source,
+                    "params": json.loads(params_json),
+                    relation: upstream_rows,
+                },
+            )
+            records.add_assignment(
+                tx.conn,
+                entry=entry,
+                number=number,
+                stage=Stage.CANDIDATE,
+                at=tx.now_text,
+                actor=self.actor,
+                reason="registered",
+                cause="register",
+                request_id=None,
+                approved_by=[],
+                ledger_seq=event.seq,
+            )
+        return Registered(
+            entry=entry,
+            version=number,
+            digest=digest,
+            size=size,
+            file_count=file_count,
+            created=True,
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _resolve_ref(self, conn: Connection, ref: VersionRef) -> records.Row:
+        self._catalog(conn).entry(ref.entry)
+        if ref.version is not None:
+            return records.version_row(conn, ref.entry, ref.version)
+        if ref.stage is not None:
+            if ref.stage not in SINGLE_HOLDER_STAGES:
+                raise BadInput(
+                    f"{ref}: only staging and production have one holder; name a version"
+                )
+            held = records.holder(conn, ref.entry, ref.stage)
+            if held is None:
+                raise NotFound(f"no version of {ref.entry} is in {ref.stage}", entry=ref.entry)
+            return records.version_row(conn, ref.entry, held["number"])
+        t = schema.versions
+        latest = conn.execute(
+            select(func.max(t.c.number)).where(t.c.entry == ref.entry)
+        ).scalar_one()
+        if latest is None:
+            raise NotFound(
+                f"{ref.entry} has no versions yet",
+                entry=ref.entry,
+                hint=f"register one with `registry register {ref.entry} SOURCE`",
+            )
+        return records.version_row(conn, ref.entry, latest)
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
+        parsed = parse_ref(ref)
+        with self.store.read() as conn:
+            row = self._resolve_ref(conn, parsed)
+            catalog = self._catalog(conn)
+            spec = catalog.entry(row["entry"])
+            stage = records.open_assignment(conn, row["entry"], row["number"])
+            upstream = records.upstream_of(conn, row["entry"], row["number"])
+            evals = records.eval_results(conn, row["entry"], row["number"])
+            card = records.latest_card(conn, row["entry"], row["number"])
+        return {
+            "entry": row["entry"],
+            "kind": spec.kind.value,
+            "owner": spec.owner,
+            "version": row["number"],
+            "digest": row["digest"],
+            "stage": stage["stage"] if stage else None,
+            "size": row["size"],
+            "file_count": row["file_count"],
+            "source": row["source"],
+            "params": loads(row["params"]),
+            "created_at": row["created_at"],
+            "created_by": row["created_by"],
+            "lineage": [dict(u) for u in upstream],
+            "evals": [_eval_dict(e) for e in evals],
+            "card": dict(card.fields) if card else None,
+        }
+
+    def list_entries(self, *, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every catalog entry with its version count, latest version and stage holders."""
+        wanted = parse_kind(kind) if kind else None
+        with self.store.read() as conn:
+            catalog = self._catalog(conn)
+            v = schema.versions
+            counts = {
+                r["entry"]: (r["n"], r["latest"])
+                for r in conn.execute(
+                    select(
+                        v.c.entry, func.count().label("n"), func.max(v.c.number).label("latest")
+                    ).group_by(v.c.entry)
+                ).mappings()
+            }
+            s = schema.stage_assignments
+            holders: dict[tuple[str, str], int] = {
+                (r["entry"], r["stage"]): r["number"]
+                for r in conn.execute(
+                    select(s.c.entry, s.c.stage, s.c.number).where(
+                        s.c.effective_to.is_(None), s.c.stage.in_(["staging", "production"])
+                    )
+                ).mappings()
+            }
+        out = []
+        for name, spec in sorted(catalog.entries.items()):
+            if wanted is not None and spec.kind is not wanted:
+                continue
+            n, latest = counts.get(name, (0, None))
+            out.append(
+                {
+                    "entry": name,
+                    "kind": spec.kind.value,
+                    "owner": spec.owner,
+                    "versions": n,
+                    "latest": latest,
+                    "staging": holders.get((name, "staging")),
+                    "production": holders.get((name, "production")),
+                }
+            )
+        return out
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        """The full upstream tree of a version and its direct downstream versions."""
+        exact = parse_exact(ref)
+        with self.store.read() as conn:
+            row = self._resolve_ref(conn, VersionRef(entry=exact.entry, version=exact.version))
+
+            def tree(entry: str, number: int, depth: int) -> list[dict[str, Any]]:
+                if depth > 64:
+                    return []
+                return [
+                    {**dict(u), "upstream": tree(u["entry"], u["version"], depth + 1)}
+                    for u in records.upstream_of(conn, entry, number)
+                ]
+
+            upstream = tree(row["entry"], row["number"], 0)
+            downstream = [dict(d) for d in records.downstream_of(conn, row["entry"], row["number"])]
+        return {
+            "entry": row["entry"],
+            "version": row["number"],
+            "digest": row["digest"],
+            "upstream": upstream,
+            "downstream": downstream,
+        }
+
+    # -- evidence ------------------------------------------------------------------------
+
+    def ingest_evals(
+        self, ref: str, results: str | Path | Mapping[str, Any], *, suite: str
+    ) -> dict[str, Any]:
+        """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``.
+
+        ``results`` is a YAML/JSON file or mapping: either ``{metrics: {...},
+        produced_at: ISO-8601, details: {...}}`` or a flat mapping of metric to number.
+
+        Raises:
+            BadInput: malformed results, a suite that is not an eval suite, or a
+                ``produced_at`` in the future.
+            NotFound: the version or suite version does not exist.
+        """
+        target = parse_exact(ref)
+        suite_ref = parse_exact(suite)
+        document = (
+            read_document(results, what="eval results")
+            if isinstance(results, str | Path)
+            else results
+        )
+        if not isinstance(document, Mapping):
+            raise BadInput("eval results must be a mapping of metric name to number")
+        if "metrics" in document:
+            extra = set(document) - {"metrics", "produced_at", "details"}
+            if extra:
+                raise BadInput(
+                    f"eval results: unknown key {sorted(extra)[0]!r}; "
+                    "use metrics, produced_at, details"
+                )
+            metrics = check_metrics(document["metrics"])
+            produced_raw = document.get("produced_at")
+            details = document.get("details") or {}
+            if not isinstance(details, Mapping):
+                raise BadInput("eval results: details must be a mapping")
+        else:
+            metrics, produced_raw, details = check_metrics(document), None, {}
+        if isinstance(produced_raw, datetime):
+            produced_raw = produced_raw.isoformat()
+        produced = parse_instant(str(produced_raw), what="produced_at") if produced_raw else None
+        with self.store.write(self.actor) as tx:
+            catalog = self._catalog(tx.conn)
+            catalog.entry(target.entry)
+            suite_spec = catalog.entry(suite_ref.entry)
+            if suite_spec.kind is not EntryKind.EVAL_SUITE:
+                raise BadInput(f"--suite {suite}: {suite_ref.entry} is a {suite_spec.kind}")
+            records.version_row(tx.conn, target.entry, target.version)
+            records.version_row(tx.conn, suite_ref.entry, suite_ref.version)
+            produced_at = produced or tx.now
+            if produced_at > tx.now:
+                raise BadInput(f"produced_at {format_time(produced_at)} is in the future")
+            try:
+                details_json = dumps(details)
+            except (TypeError, ValueError) as e:
+                raise BadInput(f"eval results: details are not JSON-serialisable: {e}") from e
+            result = tx.conn.execute(
+                schema.evals.insert().values(
+                    entry=target.entry,
+                    number=target.version,
+                    suite=suite_ref.entry,
+                    suite_number=suite_ref.version,
+                    metrics=dumps(metrics),
+                    details=details_json,
+                    produced_at=format_time(produced_at),
+                    recorded_at=tx.now_text,
+                    recorded_by=self.actor,
+                )
+            )
+            eval_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+            tx.append(
+                "eval.ingest",
+                str(target),
+                {
+                    "id": eval_id,
+                    "entry": target.entry,
+                    "version": target.version,
+                    "suite": suite_ref.entry,
+                    "suite_version": suite_ref.version,
+                    "metrics": metrics,
+                    "produced_at": format_time(produced_at),
+                },
+            )
+        return {
+            "id": eval_id,
+            "entry": target.entry,
+            "version": target.version,
+            "suite": suite_ref.entry,
+            "suite_version": suite_ref.version,
+            "metrics": metrics,
+            "produced_at": format_time(produced_at),
+        }
+
+    def set_card(self, ref: str, fields: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+        """Set the model card of version ``ref`` from a mapping or a YAML/JSON file."""
+        target = parse_exact(ref)
+        document = (
+            read_document(fields, what="card file") if isinstance(fields, str | Path) else fields
+        )
+        clean = check_card_fields(document)
+        with self.store.write(self.actor) as tx:
+            self._catalog(tx.conn).entry(target.entry)
+            records.version_row(tx.conn, target.entry, target.version)
+            stored = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
+            tx.conn.execute(
+                schema.cards.insert().values(
+                    entry=target.entry,
+                    number=target.version,
+                    fields=dumps(stored),
+                    set_at=tx.now_text,
+                    set_by=self.actor,
+                )
+            )
+            tx.append(
+                "card.set",
+                str(target),
+                {"entry": target.entry, "version": target.version, "fields": stored},
+            )
+        return {"entry": target.entry, "version": target.version, "card": stored}
+
+    def card(self, ref: str) -> dict[str, Any]:
+        """A version's card fields and the card rendered as Markdown."""
+        parsed = parse_ref(ref)
+        with self.store.read() as conn:
+            row = self._resolve_ref(conn, parsed)
+            spec = self._catalog(conn).entry(row["entry"])
+            card = records.latest_card(conn, row["entry"], row["number"])
+            upstream = records.upstream_of(conn, row["entry"], row["number"])
+            evals = records.eval_results(conn, row["entry"], row["number"])
+        markdown = render_markdown(
+            entry=row["entry"],
+            version=row["number"],
+            kind=spec.kind.value,
+            digest=row["digest"],
+            facts={
+                "owner": spec.owner,
+                "license": spec.license or "",
+                "risk_class": spec.risk_class or "",
+                "description": spec.description,
+                "intended_use": spec.intended_use or "",
+            },
+            card=card,
+            lineage=[f"{u['entry']}@{u['version']} ({u['relation']})" for u in upstream],
+            evals=[
+                f"{e.suite}@{e.suite_version}: "
+                + ", ".join(f"{k}={v:g}" for k, v in sorted(e.metrics.items()))
+                for e in evals
+            ],
+        )
+        return {
+            "entry": row["entry"],
+            "version": row["number"],
+            "card": dict(card.fields) if card else None,
+            "set_by": card.set_by if card else None,
+            "set_at": format_time(card.set_at) if card else None,
+            "markdown": markdown,
+        }
+
+    # -- promotion -----------------------------------------------------------------------
+
+    def request_promotion(self, ref: str, *, to: str, reason: str) -> PromotionRequest:
+        """Open a request to move version ``ref`` to stage ``to``.
+
+        Raises:
+            Refused: the stage transition is not allowed from the version's stage.
+            Conflict: a pending request for the same version and stage exists.
+        """
+        target = parse_exact(ref)
+        stage = parse_stage(to)
+        why = check_reason(reason)
+        with self.store.write(self.actor) as tx:
+            self._catalog(tx.conn).entry(target.entry)
+            row = records.version_row(tx.conn, target.entry, target.version)
+            current = records.open_assignment(tx.conn, target.entry, target.version)
+            assert current is not None
+            problem = transition_problem(Stage(current["stage"]), stage)
+            if problem:
+                raise Refused(
+                    f"cannot request {target} -> {stage}: {problem}",
+                    entry=target.entry,
+                    version=target.version,
+                    stage=stage,
+                )
+            t = schema.requests
+            duplicate = tx.conn.execute(
+                select(t.c.id).where(
+                    t.c.entry == target.entry,
+                    t.c.number == target.version,
+                    t.c.target == stage,
+                    t.c.status == RequestStatus.PENDING,
+                )
+            ).scalar()
+            if duplicate is not None:
+                raise Conflict(
+                    f"request {duplicate} already asks for {target} -> {stage}; "
+                    f"see `registry gates {duplicate}`",
+                    entry=target.entry,
+                )
+            result = tx.conn.execute(
+                t.insert().values(
+                    entry=target.entry,
+                    number=target.version,
+                    digest=row["digest"],
+                    target=stage,
+                    requester=self.actor,
+                    reason=why,
+                    status=RequestStatus.PENDING,
+                    created_at=tx.now_text,
+                )
+            )
+            request_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            tx.append(
+                "promotion.request",
+                f"request:{request_id}",
+                {
+                    "request": request_id,
+                    "entry": target.entry,
+                    "version": target.version,
+                    "digest": row["digest"],
+                    "target": stage,
+                    "reason": why,
+                },
+            )
+            return records.request(tx.conn, request_id)
+
+    def approve(
+        self, request_id: int, *, reason: str, key: str | Path | None = None
+    ) -> dict[str, Any]:
+        """Approve request ``request_id``, optionally signing with an Ed25519 key file."""
+        return self._decide(request_id, Decision.APPROVE, reason=reason, key=key)
+
+    def reject(self, request_id: int, *, reason: str) -> dict[str, Any]:
+        """Reject request ``request_id``; a rejected request can never be applied."""
+        return self._decide(request_id, Decision.REJECT, reason=reason, key=None)
+
+    def _decide(
+        self, request_id: int, decision: Decision, *, reason: str, key: str | Path | None
+    ) -> dict[str, Any]:
+        why = check_reason(reason)
+        private = signatures.load_private(Path(key)) if key is not None else None
+        with self.store.write(self.actor) as tx:
+            policy = self._catalog(tx.conn).policy
+            req = records.request(tx.conn, request_id, lock=True)
+            if req.status is not RequestStatus.PENDING:
+                raise Conflict(f"request {request_id} is already {req.status}")
+            if not policy.may_approve(self.actor):
+                raise Refused(
+                    f"{self.actor} is not an approver in the policy and cannot {decision} "
+                    f"request {request_id}"
+                )
+            if decision is Decision.APPROVE and self.actor == req.requester:
+                raise Refused(
+                    f"{self.actor} requested {req.entry}@{req.version} -> {req.target} and "
+                    "cannot approve it; another approver must"
+                )
+            version = records.version_row(tx.conn, req.entry, req.version)
+            if version["digest"] != req.digest:
+                raise Conflict(f"request {request_id}'s version content changed; open a new one")
+            if any(a["approver"] == self.actor for a in records.approval_rows(tx.conn, request_id)):
+                raise Conflict(f"{self.actor} has already decided on request {request_id}")
+            payload = approval_payload(
+                request_id=request_id,
+                entry=req.entry,
+                version=req.version,
+                digest=req.digest,
+                target=req.target,
+                approver=self.actor,
+                decision=decision,
+                reason=why,
+                created_at=tx.now_text,
+            )
+            signature = signatures.sign(private, payload) if private is not None else None
+            tx.conn.execute(
+                schema.approvals.insert().values(
+                    request_id=request_id,
+                    approver=self.actor,
+                    decision=decision,
+                    reason=why,
+                    digest=req.digest,
+                    signature=signature,
+                    created_at=tx.now_text,
+                )
+            )
+            if decision is Decision.REJECT:
+                records.set_request_status(tx.conn, request_id, RequestStatus.REJECTED, tx.now_text)
+            tx.append(
+                f"promotion.{decision}",
+                f"request:{request_id}",
+                {**payload, "signature": signature},
+            )
+        return {
+            "request": request_id,
+            "decision": decision.value,
+            "approver": self.actor,
+            "signed": signature is not None,
+        }
+
+    def _facts(
+        self, conn: Connection, catalog: Catalog, req: PromotionRequest, now: datetime
+    ) -> GateFacts:
+        version = records.version_row(conn, req.entry, req.version)
+        current = records.open_assignment(conn, req.entry, req.version)
+        assert current is not None
+        approvals = [
+            records.to_approval(row, self._signature_valid(catalog, req, row))
+            for row in records.approval_rows(conn, req.id)
+        ]
+        components: dict[str, str | None] = {}
+        if catalog.entry(req.entry).kind is EntryKind.STACK:
+            for up in records.upstream_of(conn, req.entry, req.version):
+                components[up["entry"]] = catalog.entry(up["entry"]).license
+        return GateFacts(
+            request=req,
+            current_stage=Stage(current["stage"]),
+            version_digest=version["digest"],
+            approvals=approvals,
+            evals=records.eval_results(conn, req.entry, req.version),
+            card=records.latest_card(conn, req.entry, req.version),
+            component_licenses=components,
+            now=now,
+        )
+
+    @staticmethod
+    def _signature_valid(catalog: Catalog, req: PromotionRequest, row: records.Row) -> bool | None:
+        if row["signature"] is None:
+            return None
+        public = catalog.policy.approver_keys.get(row["approver"])
+        if public is None:
+            return False
+        payload = approval_payload(
+            request_id=req.id,
+            entry=req.entry,
+            version=req.version,
+            digest=row["digest"],
+            target=req.target,
+            approver=row["approver"],
+            decision=row["decision"],
+            reason=row["reason"],
+            created_at=row["created_at"],
+        )
+        return signatures.verify(public, payload, row["signature"])
+
+    def gates(self, request_id: int) -> GateReport:
+        """Evaluate every gate of request ``request_id`` now, without changing anything."""
+        with self.store.read() as conn:
+            catalog = self._catalog(conn)
+            req = records.request(conn, request_id)
+            results = evaluate_gates(catalog, self._facts(conn, catalog, req, datetime.now(UTC)))
+        return GateReport(
+            request=req.id,
+            entry=req.entry,
+            version=req.version,
+            target=req.target.value,
+            passed=not blocking(results),
+            gates=results,
+        )
+
+    def pending_requests(self) -> list[PromotionRequest]:
+        """Every request still pending, oldest first."""
+        t = schema.requests
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(t).where(t.c.status == RequestStatus.PENDING).order_by(t.c.id)
+            ).mappings()
+            return [records.to_request(r) for r in rows]
+
+    def apply(self, request_id: int) -> StageChange:
+        """Apply request ``request_id`` if every gate passes, re-checked in this transaction.
+
+        Raises:
+            GateRefused: a gate failed; the refusal is recorded in the ledger.
+        """
+        refused: GateRefused | None = None
+        with self.store.write(self.actor) as tx:
+            catalog = self._catalog(tx.conn)
+            req = records.request(tx.conn, request_id, lock=True)
+            results = evaluate_gates(catalog, self._facts(tx.conn, catalog, req, tx.now))
+            failed = blocking(results)
+            if not failed:
+                approvers = [
+                    r["approver"]
+                    for r in records.approval_rows(tx.conn, request_id)
+                    if r["decision"] == Decision.APPROVE
+                ]
+                event = tx.append(
+                    "promotion.apply",
+                    f"{req.entry}@{req.version}",
+                    {
+                        "request": req.id,
+                        "entry": req.entry,
+                        "version": req.version,
+                        "digest": req.digest,
+                        "target": req.target,
+                        "approved_by": approvers,
+                        "gates": [asdict(g) for g in results],
+                    },
+                )
+                change = self._move(
+                    tx,
+                    entry=req.entry,
+                    number=req.version,
+                    stage=req.target,
+                    reason=req.reason,
+                    cause="promotion",
+                    request_id=req.id,
+                    approved_by=approvers,
+                    ledger_seq=event.seq,
+                )
+                records.set_request_status(tx.conn, req.id, RequestStatus.APPLIED, tx.now_text)
+                _store_gates(tx, req.id, results, event.seq)
+                return change
+            refused = GateRefused(
+                f"request {request_id} refused: "
+                + "; ".join(f"{g.name}: {g.detail}" for g in failed),
+                gates=results,
+                entry=req.entry,
+                version=req.version,
+                stage=req.target,
+            )
+        if refused is not None and req.status is RequestStatus.PENDING:
+            with self.store.write(self.actor) as tx:
+                event = tx.append(
+                    "promotion.refused",
+                    f"{req.entry}@{req.version}",
+                    {
+                        "request": req.id,
+                        "failed": [asdict(g) for g in blocking(results)],
+                    },
+                )
+                _store_gates(tx, req.id, results, event.seq)
+        raise refused
+
+    def _move(
+        self,
+        tx: Tx,
+        *,
+        entry: str,
+        number: int,
+        stage: Stage,
+        reason: str,
+        cause: str,
+        request_id: int | None,
+        approved_by: Sequence[str],
+        ledger_seq: int,
+    ) -> StageChange:
+        previous: int | None = None
+        if stage in SINGLE_HOLDER_STAGES:
+            held = records.holder(tx.conn, entry, stage)
+            if held is not None and held["number"] != number:
+                previous = held["number"]
+                records.close_assignment(tx.conn, held["id"], tx.now_text)
+                records.add_assignment(
+                    tx.conn,
+                    entry=entry,
+                    number=held["number"],
+                    stage=DISPLACED_TO[stage],
+                    at=tx.now_text,
+                    actor=self.actor,
+                    reason=f"displaced from {stage} by {entry}@{number}",
+                    cause="displaced",
+                    request_id=request_id,
+                    approved_by=[],
+                    ledger_seq=ledger_seq,
+                )
+        current = records.open_assignment(tx.conn, entry, number)
+        assert current is not None
+        records.close_assignment(tx.conn, current["id"], tx.now_text)
+        records.add_assignment(
+            tx.conn,
+            entry=entry,
+            number=number,
+            stage=stage,
+            at=tx.now_text,
+            actor=self.actor,
+            reason=reason,
+            cause=cause,
+            request_id=request_id,
+            approved_by=approved_by,
+            ledger_seq=ledger_seq,
+        )
+        return StageChange(
+            entry=entry,
+            stage=stage.value,
+            version=number,
+            previous=previous,
+            ledger_seq=ledger_seq,
+            request=request_id,
+            approved_by=list(approved_by),
+        )
+
+    def rollback(self, entry: str, *, stage: str, reason: str) -> StageChange:
+        """Return ``stage`` of ``entry`` to the version that held it before the current one.
+
+        The restored version keeps the approvals it was promoted with; the rollback is
+        recorded with its actor and reason. Only approvers, admins and the entry's owner
+        may roll back.
+
+        Raises:
+            NotFound: nothing holds the stage, or nothing held it before.
+            Refused: the actor may not roll back.
+        """
+        check_name(entry)
+        target = parse_stage(stage)
+        why = check_reason(reason)
+        if target not in SINGLE_HOLDER_STAGES:
+            raise BadInput(f"rollback works on staging or production, not {target}")
+        with self.store.write(self.actor) as tx:
+            catalog = self._catalog(tx.conn)
+            spec = catalog.entry(entry)
+            if not (catalog.policy.may_approve(self.actor) or self.actor == spec.owner):
+                raise Refused(
+                    f"{self.actor} may not roll back {entry}; approvers, admins and the owner "
+                    f"({spec.owner}) may"
+                )
+            held = records.holder(tx.conn, entry, target)
+            if held is None:
+                raise NotFound(f"no version of {entry} is in {target}; nothing to roll back")
+            t = schema.stage_assignments
+            before = (
+                tx.conn.execute(
+                    select(t)
+                    .where(
+                        t.c.entry == entry,
+                        t.c.stage == target,
+                        t.c.effective_to.is_not(None),
+                        t.c.number != held["number"],
+                    )
+                    .order_by(t.c.effective_to.desc(), t.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if before is None:
+                raise NotFound(
+                    f"no earlier version of {entry} held {target}; nothing to roll back to",
+                    entry=entry,
+                    stage=target,
+                )
+            restored = before["number"]
+            approvers = loads(before["approved_by"])
+            event = tx.append(
+                "stage.rollback",
+                f"{entry}@{restored}",
+                {
+                    "entry": entry,
+                    "stage": target,
+                    "from_version": held["number"],
+                    "to_version": restored,
+                    "reason": why,
+                    "approved_by": approvers,
+                },
+            )
+            records.close_assignment(tx.conn, held["id"], tx.now_text)
+            records.add_assignment(
+                tx.conn,
+                entry=entry,
+                number=held["number"],
+                stage=DISPLACED_TO[target],
+                at=tx.now_text,
+                actor=self.actor,
+                reason=f"rolled back: {why}",
+                cause="rollback",
+                request_id=None,
+                approved_by=[],
+                ledger_seq=event.seq,
+            )
+            current = records.open_assignment(tx.conn, entry, restored)
+            assert current is not None
+            records.close_assignment(tx.conn, current["id"], tx.now_text)
+            records.add_assignment(
+                tx.conn,
+                entry=entry,
+                number=restored,
+                stage=target,
+                at=tx.now_text,
+                actor=self.actor,
+                reason=f"rollback: {why}",
+                cause="rollback",
+                request_id=before["request_id"],
+                approved_by=approvers,
+                ledger_seq=event.seq,
+            )
+        return StageChange(
+            entry=entry,
+            stage=target.value,
+            version=restored,
+            previous=held["number"],
+            ledger_seq=event.seq,
+            request=before["request_id"],
+            approved_by=approvers,
+        )
+
+    # -- answers -------------------------------------------------------------------------
+
+    def resolve(self, workload: str, *, at: str | datetime | None = None) -> dict[str, Any]:
+        """The stack serving ``workload`` in production, now or at instant ``at``.
+
+        Returns:
+            ``{workload, stack: {entry, version, digest}, components: [...], approved_by,
+            as_of, since}``.
+
+        Raises:
+            NotFound: unknown workload, or no production stack at that instant.
+        """
+        check_name(workload, what="workload name")
+        instant = at if isinstance(at, datetime) else parse_instant(at, what="--at") if at else None
+        with self.store.read() as conn:
+            catalog = self._catalog(conn)
+            spec = catalog.workload(workload)
+            head = records.ledger_head(conn)
+            when = format_time(instant) if instant else format_time(datetime.now(UTC))
+            held = records.holder_at(conn, spec.stack, Stage.PRODUCTION, when)
+            if held is None:
+                raise NotFound(
+                    f"workload {workload} had no production stack at {when}"
+                    if instant
+                    else f"workload {workload} has no production stack yet",
+                    entry=spec.stack,
+                    hint=None if instant else f"promote a version of {spec.stack} to production",
+                )
+            version = records.version_row(conn, spec.stack, held["number"])
+            components = [
+                {
+                    "entry": u["entry"],
+                    "kind": u["kind"],
+                    "version": u["version"],
+                    "digest": u["digest"],
+                }
+                for u in records.upstream_of(conn, spec.stack, held["number"])
+            ]
+        return {
+            "workload": workload,
+            "stack": {
+                "entry": spec.stack,
+                "version": held["number"],
+                "digest": version["digest"],
+            },
+            "components": components,
+            "approved_by": loads(held["approved_by"]),
+            "since": held["effective_from"],
+            "request": held["request_id"],
+            "as_of": {"time": when, "ledger_seq": head["seq"], "ledger_head": head["hash"]},
+        }
+
+    def history(self, entry: str, *, stage: str | None = None) -> list[dict[str, Any]]:
+        """Every stage assignment of ``entry`` (optionally of one stage), oldest first."""
+        check_name(entry)
+        wanted = parse_stage(stage) if stage else None
+        t = schema.stage_assignments
+        with self.store.read() as conn:
+            self._catalog(conn).entry(entry)
+            query = select(t).where(t.c.entry == entry)
+            if wanted is not None:
+                query = query.where(t.c.stage == wanted)
+            rows = conn.execute(query.order_by(t.c.effective_from, t.c.id)).mappings().all()
+        return [
+            {
+                "entry": r["entry"],
+                "version": r["number"],
+                "stage": r["stage"],
+                "effective_from": r["effective_from"],
+                "effective_to": r["effective_to"],
+                "actor": r["actor"],
+                "reason": r["reason"],
+                "cause": r["cause"],
+                "request": r["request_id"],
+                "approved_by": loads(r["approved_by"]),
+                "ledger_seq": r["ledger_seq"],
+            }
+            for r in rows
+        ]
+
+    def verify(self) -> dict[str, Any]:
+        """Recompute the ledger chain and compare it with the recorded head.
+
+        Returns:
+            ``{ok, events, head, broken_at, problem}``; ``broken_at`` is the first bad seq.
+        """
+        with self.store.read() as conn:
+            result = verify_chain(records.ledger_events(conn))
+            recorded = records.ledger_head(conn)
+        out = {
+            "ok": result.ok,
+            "events": result.events,
+            "head": result.head,
+            "broken_at": result.broken_at,
+            "problem": result.problem,
+        }
+        if result.ok and (recorded["seq"] != result.events or recorded["hash"] != result.head):
+            out.update(
+                ok=False,
+                broken_at=result.events + 1 if recorded["seq"] > result.events else recorded["seq"],
+                problem=(
+                    f"the recorded head is event {recorded['seq']} ({recorded['hash'][:12]}), "
+                    f"but the chain ends at event {result.events} ({result.head[:12]}): "
+                    "events were removed from the end or the head was rewritten"
+                ),
+            )
+        return out
+
+
+def _store_gates(tx: Tx, request_id: int, results: Sequence[GateResult], seq: int) -> None:
+    for g in results:
+        tx.conn.execute(
+            schema.gate_results.insert().values(
+                request_id=request_id,
+                ledger_seq=seq,
+                evaluated_at=tx.now_text,
+                name=g.name,
+                passed=g.passed,
+                detail=g.detail,
+            )
+        )
+
+
+def _check_pins(entry: str, key: str, declared: Sequence[str], pins: Sequence[ExactRef]) -> None:
+    names = [p.entry for p in pins]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise BadInput(f"{entry}: {dupes[0]} is pinned twice; pin each {key} entry once")
+    foreign = sorted(set(names) - set(declared))
+    if foreign:
+        raise BadInput(
+            f"{entry}: {foreign[0]} is not in its catalog {key} ({', '.join(declared) or 'none'})",
+            entry=entry,
+        )
+    missing = sorted(set(declared) - set(names))
+    if missing:
+        flag = "--pin" if key == "components" else "upstream in --config"
+        raise BadInput(
+            f"{entry}: pin the exact version of {', '.join(missing)} ({flag} ENTRY@VERSION)",
+            entry=entry,
+        )
+
+
+def _describe_source(source: str | Path) -> str:
+    return str(Path(source).resolve())
+
+
+def _eval_dict(e: Any) -> dict[str, Any]:
+    return {
+        "suite": e.suite,
+        "suite_version": e.suite_version,
+        "metrics": dict(e.metrics),
+        "produced_at": format_time(e.produced_at),
+        "recorded_by": e.recorded_by,
+    }

@@ -1,0 +1,82 @@
+"""Engines for the registry's database: SQLite (WAL, immediate write locks) or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
+
+from registry_pipeline.errors import BadInput, NotFound
+
+DEFAULT_URL = "sqlite:///.registry/registry.db"
+WRITE = "registry_write"
+BUSY_TIMEOUT_MS = 60_000
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a ``sqlite:///`` URL, or ``None`` for other backends."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        raise BadInput(f"database URL {url!r}: in-memory SQLite cannot hold a registry")
+    return Path(parsed.database)
+
+
+def _parse(url: str) -> Any:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput(
+            f"invalid database URL {url!r}; use sqlite:///PATH or postgresql+psycopg2://..."
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise BadInput(f"database URL {url!r}: only sqlite and postgresql are supported")
+    return parsed
+
+
+def make_engine(url: str, *, create: bool = False) -> Engine:
+    """Open an engine on ``url``.
+
+    Args:
+        url: a SQLAlchemy URL; SQLite files are opened in WAL mode.
+        create: allow creating a missing SQLite file (only ``registry init`` does).
+
+    Raises:
+        NotFound: the SQLite file does not exist and ``create`` is false.
+        BadInput: the URL is malformed or names an unsupported backend.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return create_engine(url, pool_pre_ping=True)
+    if not path.exists():
+        if not create:
+            raise NotFound(
+                f"no registry database at {str(path)!r}",
+                hint="run `registry init --catalog PATH` here, or pass --database",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        writing = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine

@@ -1,0 +1,64 @@
+"""Versioned schema migrations: named functions, each applied in a transaction with its record.
+
+Add a migration by appending to :data:`MIGRATIONS`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from registry_pipeline.store import schema
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Migration:
+    """One schema step."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _create_core_schema(conn: Connection) -> None:
+    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations"]
+    schema.metadata.create_all(conn, tables=tables)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(version=1, name="create core schema", apply=_create_core_schema),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    """The newest applied migration, 0 for an empty database."""
+    if not inspect(conn).has_table("schema_migrations"):
+        return 0
+    rows = conn.execute(select(schema.schema_migrations.c.version)).scalars().all()
+    return max(rows, default=0)
+
+
+def upgrade(engine: Engine, *, now: str) -> list[Migration]:
+    """Apply every pending migration, each in its own transaction with its record.
+
+    Returns:
+        The migrations applied (empty when the schema was current).
+    """
+    applied: list[Migration] = []
+    with engine.begin() as conn:
+        schema.schema_migrations.create(conn, checkfirst=True)
+    for migration in MIGRATIONS:
+        with engine.begin() as conn:
+            if migration.version <= current_version(conn):
+                continue
+            migration.apply(conn)
+            conn.execute(
+                schema.schema_migrations.insert().values(
+                    version=migration.version, name=migration.name, applied_at=now
+                )
+            )
+            applied.append(migration)
+    return applied

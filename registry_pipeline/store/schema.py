@@ -1,0 +1,226 @@
+"""The registry's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Times are ISO 8601 UTC text with microseconds (fixed width, so text order is time order).
+JSON columns hold canonical JSON text, so what was hashed into the ledger is what is stored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+NAME = String(128)
+TIME = String(32)
+HASH = String(64)
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", TIME, nullable=False),
+)
+
+catalogs = Table(
+    "catalogs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", HASH, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", TIME, nullable=False),
+    Column("loaded_by", String(256), nullable=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("next_version", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", TIME, nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("digest", HASH, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    PrimaryKeyConstraint("entry", "number"),
+    UniqueConstraint("entry", "digest", name="uq_versions_entry_digest"),
+    ForeignKeyConstraint(["entry"], ["entries.name"]),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("upstream_entry", NAME, nullable=False),
+    Column("upstream_number", Integer, nullable=False),
+    Column("relation", String(32), nullable=False),
+    PrimaryKeyConstraint("entry", "number", "upstream_entry", "upstream_number"),
+    ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
+    ForeignKeyConstraint(
+        ["upstream_entry", "upstream_number"], ["versions.entry", "versions.number"]
+    ),
+)
+Index("ix_lineage_upstream", lineage.c.upstream_entry, lineage.c.upstream_number)
+
+evals = Table(
+    "evals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("suite", NAME, nullable=False),
+    Column("suite_number", Integer, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("produced_at", TIME, nullable=False),
+    Column("recorded_at", TIME, nullable=False),
+    Column("recorded_by", String(256), nullable=False),
+    ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
+    ForeignKeyConstraint(["suite", "suite_number"], ["versions.entry", "versions.number"]),
+)
+Index("ix_evals_version", evals.c.entry, evals.c.number)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("set_at", TIME, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
+)
+Index("ix_cards_version", cards.c.entry, cards.c.number)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("digest", HASH, nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("requester", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("decided_at", TIME),
+    ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
+)
+Index("ix_requests_status", requests.c.status)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, nullable=False),
+    Column("approver", String(256), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("digest", HASH, nullable=False),
+    Column("signature", Text),
+    Column("created_at", TIME, nullable=False),
+    UniqueConstraint("request_id", "approver", name="uq_approvals_request_approver"),
+    ForeignKeyConstraint(["request_id"], ["requests.id"]),
+)
+
+gate_results = Table(
+    "gate_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, nullable=False),
+    Column("ledger_seq", BigInteger, nullable=False),
+    Column("evaluated_at", TIME, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    ForeignKeyConstraint(["request_id"], ["requests.id"]),
+)
+
+stage_assignments = Table(
+    "stage_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("effective_from", TIME, nullable=False),
+    Column("effective_to", TIME),
+    Column("recorded_at", TIME, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("cause", String(16), nullable=False),
+    Column("request_id", Integer),
+    Column("approved_by", Text, nullable=False),
+    Column("ledger_seq", BigInteger, nullable=False),
+    ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
+)
+Index(
+    "uq_stage_single_holder",
+    stage_assignments.c.entry,
+    stage_assignments.c.stage,
+    unique=True,
+    sqlite_where=text("effective_to IS NULL AND stage IN ('staging', 'production')"),
+    postgresql_where=text("effective_to IS NULL AND stage IN ('staging', 'production')"),
+)
+Index(
+    "uq_stage_one_open_per_version",
+    stage_assignments.c.entry,
+    stage_assignments.c.number,
+    unique=True,
+    sqlite_where=text("effective_to IS NULL"),
+    postgresql_where=text("effective_to IS NULL"),
+)
+Index("ix_stage_entry_stage", stage_assignments.c.entry, stage_assignments.c.stage)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("recorded_at", TIME, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", HASH, nullable=False),
+    Column("hash", HASH, nullable=False),
+)
+
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", HASH, nullable=False),
+    Column("recorded_at", TIME, nullable=False),
+)
