@@ -981,10 +981,16 @@ class Registry:
                     for r in records.approval_rows(tx.conn, request_id)
                     if r["decision"] == Decision.APPROVE
                 ]
+                held = (
+                    records.holder(tx.conn, req.entry, req.target)
+                    if req.target in SINGLE_HOLDER_STAGES
+                    else None
+                )
                 event = tx.append(
                     "promotion.apply",
                     f"{req.entry}@{req.version}",
                     {
+                        "displaces": held["number"] if held is not None else None,
                         "request": req.id,
                         "entry": req.entry,
                         "version": req.version,
@@ -1326,7 +1332,7 @@ def _check_pins(entry: str, key: str, declared: Sequence[str], pins: Sequence[Ex
         )
     missing = sorted(set(declared) - set(names))
     if missing:
-        flag = "--pin" if key == "components" else "upstream in --config"
+        flag = "--pin" if key == "components" else "--upstream"
         raise BadInput(
             f"{entry}: pin the exact version of {', '.join(missing)} ({flag} ENTRY@VERSION)",
             entry=entry,
