@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from registry_pipeline.core.catalog import (
@@ -27,6 +26,7 @@ from registry_pipeline.core.digests import canonical_json
 from registry_pipeline.core.evals import Threshold, parse_threshold
 from registry_pipeline.core.kinds import NAME_PATTERN, EntryKind
 from registry_pipeline.core.stages import Stage
+from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import BadInput, CatalogError
 
 MAX_CATALOG_BYTES = 16 * 1024 * 1024
@@ -183,12 +183,9 @@ def _read_yaml(file: Path) -> dict[str, Any]:
     except OSError as e:
         raise CatalogError(f"{file}: cannot read it ({e.strerror})", path=str(file)) from e
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise CatalogError(f"{file}:{where}: {problem}", path=str(file)) from e
+        document = parse_yaml(text, where=str(file))
+    except BadInput as e:
+        raise CatalogError(str(e), path=str(file)) from None
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -199,7 +196,8 @@ def _read_yaml(file: Path) -> dict[str, Any]:
 def _explain(
     error: ValidationError, origin: Mapping[str, Path], policy_from: Path | None
 ) -> CatalogError:
-    first = error.errors()[0]
+    errors = error.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in first["loc"]]
     file: Path | str = "catalog"
     entry = None

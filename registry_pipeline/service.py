@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Connection, func, select
 
 from registry_pipeline import signatures
@@ -24,7 +23,7 @@ from registry_pipeline.core.cards import check_card_fields, render_markdown
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.digests import digest_of_document
 from registry_pipeline.core.evals import check_metrics
-from registry_pipeline.core.gates import GateFacts, GateResult, blocking, evaluate_gates
+from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
 from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
 from registry_pipeline.core.ledger import verify_chain
 from registry_pipeline.core.promotion import (
@@ -42,6 +41,7 @@ from registry_pipeline.core.stages import (
     transition_problem,
 )
 from registry_pipeline.core.times import format_time, parse_instant
+from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import (
     BadInput,
     Conflict,
@@ -154,12 +154,7 @@ def read_document(path: str | Path, *, what: str) -> Any:
         raise BadInput(f"{what} {str(file)!r} is a folder; pass a YAML or JSON file") from None
     except OSError as e:
         raise BadInput(f"{what} {str(file)!r} cannot be read: {e.strerror}") from e
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{what} {str(file)!r}{where}: not valid YAML or JSON") from None
+    return parse_yaml(text, where=f"{what} {str(file)!r}")
 
 
 class Registry:
@@ -291,6 +286,8 @@ class Registry:
         *,
         params: Mapping[str, Any] | None = None,
         upstream: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        expected_digest: str | None = None,
     ) -> Registered:
         """Register the content at ``source`` as a version of ``entry``.
 
@@ -300,6 +297,9 @@ class Registry:
             params: training configuration (hyperparameters, code commit...).
             upstream: exact upstream versions (``ENTRY@VERSION``), one for each upstream
                 entry the catalog declares.
+            exclude: relative paths under ``source`` that are not part of the content
+                (a landing folder's manifest and completion marker).
+            expected_digest: refuse (Conflict) if the content no longer has this digest.
 
         Returns:
             The version; when identical content is already registered, that version.
@@ -320,7 +320,13 @@ class Registry:
             )
         pins = [parse_exact(p) for p in upstream]
         _check_pins(entry, "upstream", spec.upstream, pins)
-        manifest = read_source(source)
+        manifest = read_source(source, exclude=exclude)
+        if expected_digest is not None and manifest.digest != expected_digest:
+            raise Conflict(
+                f"{source} changed after it was seen (digest {manifest.digest[:12]}, expected "
+                f"{expected_digest[:12]}); drop a new training output instead of editing one",
+                entry=entry,
+            )
         return self._record_version(
             entry,
             manifest.digest,
@@ -953,6 +959,48 @@ class Registry:
             passed=not blocking(results),
             gates=results,
         )
+
+    def readiness(self, ref: str, *, target: str = "production") -> list[GateResult]:
+        """The evidence gates (evals, card, license) of version ``ref`` for ``target``, as a
+        promotion to ``target`` would see them now. The Dagster asset checks use this."""
+        parsed = parse_ref(ref)
+        stage = parse_stage(target)
+        with self.store.read() as conn:
+            row = self._resolve_ref(conn, parsed)
+            catalog = self._catalog(conn)
+            hypothetical = PromotionRequest(
+                id=0,
+                entry=row["entry"],
+                version=row["number"],
+                digest=row["digest"],
+                target=stage,
+                requester="",
+                reason="readiness check",
+                status=RequestStatus.PENDING,
+                created_at=datetime.now(UTC),
+            )
+            facts = self._facts(conn, catalog, hypothetical, datetime.now(UTC))
+        evidence = {Gate.EVALS, Gate.CARD, Gate.LICENSE}
+        return [g for g in evaluate_gates(catalog, facts) if g.name in evidence]
+
+    def latest_versions(self, entries: Sequence[str]) -> dict[str, int | None]:
+        """The newest version number of each of ``entries`` (``None`` when it has none)."""
+        t = schema.versions
+        with self.store.read() as conn:
+            found = dict(
+                conn.execute(
+                    select(t.c.entry, func.max(t.c.number))
+                    .where(t.c.entry.in_(list(entries)))
+                    .group_by(t.c.entry)
+                ).all()
+            )
+        return {name: found.get(name) for name in entries}
+
+    def ledger_head(self) -> dict[str, Any]:
+        """The ledger head: ``{seq, hash, recorded_at}``."""
+        with self.store.read() as conn:
+            head = records.ledger_head(conn)
+        return {"seq": head["seq"], "hash": head["hash"], "recorded_at": head["recorded_at"]}
 
     def pending_requests(self) -> list[PromotionRequest]:
         """Every request still pending, oldest first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from registry_pipeline.core.digests import FileDigest, Manifest, build_manifest
@@ -18,8 +19,12 @@ from registry_pipeline.errors import SourceError
 CHUNK = 1 << 20
 
 
-def read_source(source: str | Path) -> Manifest:
+def read_source(source: str | Path, *, exclude: Sequence[str] = ()) -> Manifest:
     """Hash every file under ``source`` (a folder, or a single file) into a manifest.
+
+    Args:
+        exclude: relative POSIX paths left out of the manifest (metadata beside the
+            content, such as a landing manifest).
 
     Raises:
         SourceError: the source is missing or empty, or contains an escaping symlink, a
@@ -42,17 +47,18 @@ def read_source(source: str | Path) -> Manifest:
     if not stat.S_ISDIR(info.st_mode):
         raise SourceError(f"source {str(path)!r} is not a regular file or folder", path=str(path))
     root = path.resolve()
-    files = list(_walk(root, root, "", set()))
+    skip = set(exclude)
+    files = [f for f in _walk(root, root, "", frozenset()) if f.path not in skip]
     if not files:
         raise SourceError(f"source {str(path)!r} holds no files", path=str(path))
     return build_manifest(files)
 
 
-def _walk(root: Path, folder: Path, prefix: str, seen: set[Path]) -> list[FileDigest]:
+def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> list[FileDigest]:
     real = folder.resolve()
-    if real in seen:
-        return []
-    seen.add(real)
+    if real in ancestors:
+        raise SourceError(f"{prefix.rstrip('/')!r} is a symlink loop back to its own folder")
+    ancestors = ancestors | {real}
     out: list[FileDigest] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -75,7 +81,7 @@ def _walk(root: Path, folder: Path, prefix: str, seen: set[Path]) -> list[FileDi
             mode = target.stat().st_mode
             full = target
         if stat.S_ISDIR(mode):
-            out += _walk(root, full, f"{rel}/", seen)
+            out += _walk(root, full, f"{rel}/", ancestors)
         elif stat.S_ISREG(mode):
             out.append(_hash_file(full, rel, rel))
         else:

@@ -80,9 +80,13 @@ def check_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
         check_metric_name(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise BadInput(f"metric {name!r} is {value!r}; metric values must be numbers")
-        if not math.isfinite(float(value)):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise BadInput(f"metric {name!r} is too large for a number") from None
+        if not math.isfinite(number):
             raise BadInput(f"metric {name!r} is {value!r}; metric values must be finite")
-        clean[name] = float(value)
+        clean[name] = number
     return clean
 
 

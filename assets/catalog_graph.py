@@ -1,0 +1,81 @@
+"""How catalog entries map onto the asset graph: keys, groups, owners, descriptions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import dagster as dg
+
+from registry_pipeline.core.catalog import Catalog, CatalogEntry
+
+SHARED_GROUP = "shared"
+UNASSIGNED_GROUP = "catalog"
+
+
+def entry_key(entry: CatalogEntry) -> dg.AssetKey:
+    """``[kind, name]``."""
+    return dg.AssetKey([entry.kind.value, entry.name])
+
+
+def key_of(catalog: Catalog, name: str) -> dg.AssetKey:
+    """The asset key of catalog entry ``name``."""
+    return entry_key(catalog.entry(name))
+
+
+def group_name(text: str) -> str:
+    """A Dagster group name (letters, digits, underscores) for a workload name."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def groups(catalog: Catalog) -> dict[str, str]:
+    """Entry -> group: the workload whose stack (components and their upstream, all the
+    way down) contains the entry; ``shared`` if several do; ``catalog`` if none."""
+    members: dict[str, set[str]] = {}
+    for workload in catalog.workloads.values():
+        seen: set[str] = set()
+        todo = [workload.stack]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            entry = catalog.entries[name]
+            todo += [*entry.components, *entry.upstream]
+            todo += [s.name for s in catalog.entries.values() if name in s.evaluates]
+        for name in seen:
+            members.setdefault(name, set()).add(workload.name)
+    out: dict[str, str] = {}
+    for name in catalog.entries:
+        owners = members.get(name, set())
+        if len(owners) == 1:
+            out[name] = group_name(next(iter(owners)))
+        else:
+            out[name] = SHARED_GROUP if owners else UNASSIGNED_GROUP
+    return out
+
+
+def owner(text: str) -> str:
+    """A Dagster owner: an email as is, anything else as ``team:<name>``."""
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        return text
+    return "team:" + re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def description(entry: CatalogEntry) -> str:
+    """The asset description shown in the UI."""
+    parts = [entry.description or f"{entry.kind.value.replace('_', ' ')} {entry.name}"]
+    if entry.intended_use:
+        parts.append(f"Intended use: {entry.intended_use}")
+    return "\n\n".join(parts)
+
+
+def static_metadata(entry: CatalogEntry) -> Mapping[str, str]:
+    """Catalog facts shown on the asset's definition."""
+    facts = {
+        "Kind": entry.kind.value,
+        "Owner": entry.owner,
+        "License": entry.license or "",
+        "Risk class": entry.risk_class or "",
+    }
+    return {k: v for k, v in facts.items() if v}

@@ -1,0 +1,267 @@
+"""One asset per catalog entry, grouped into one subsettable multi-asset per kind (so that
+loading definitions stays cheap at thousands of entries), and the entry checks.
+
+Materializing an entry registers a version through the registry service and reports the
+content digest as the data version; the exact upstream versions used go into metadata
+because Dagster's provenance records only the upstream's latest materialization.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from registry_pipeline.assets.catalog_graph import (
+    description,
+    entry_key,
+    groups,
+    key_of,
+    owner,
+    static_metadata,
+)
+from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.core.catalog import Catalog, CatalogEntry
+from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.errors import BadInput, NotFound, RegistryError
+from registry_pipeline.service import Registered, Registry
+
+CHECKS = ("evals", "model_card", "license")
+CHECK_DESCRIPTIONS = {
+    "evals": "The latest version meets the production eval thresholds of the policy.",
+    "model_card": "The latest version has a model card with the fields production requires.",
+    "license": "The entry's license (and a stack's components') is allowed in production.",
+}
+
+
+class EvalFileConfig(dg.Config):  # type: ignore[misc]
+    """An eval results file to ingest for the new version."""
+
+    file: str = Field(description="Path of a YAML/JSON eval results file.")
+    suite: str = Field(description="The eval suite version that produced it: SUITE@VERSION.")
+
+
+class EntryRunConfig(dg.Config):  # type: ignore[misc]
+    """What to register for one entry."""
+
+    source: str = Field(default="", description="Folder or file to register (not for stacks).")
+    upstream: list[str] = Field(
+        default_factory=list,
+        description="Exact upstream versions (stacks: component pins) as ENTRY@VERSION; "
+        "default: the latest version of each.",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Training config.")
+    exclude: list[str] = Field(default_factory=list, description="Paths that are not content.")
+    expected_digest: str | None = Field(
+        default=None, description="Refuse if the content no longer has this digest."
+    )
+    evals: list[EvalFileConfig] = Field(default_factory=list)
+
+
+class RegisterConfig(dg.Config):  # type: ignore[misc]
+    """Run config of an entry materialization: entry name -> what to register."""
+
+    entries: dict[str, EntryRunConfig] = Field(default_factory=dict)
+
+
+def op_name(kind: EntryKind) -> str:
+    """The multi-asset (op) name of a kind, used in run config."""
+    return f"register_{kind.value}"
+
+
+def build_entry_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """One subsettable multi-asset per kind present in the catalog."""
+    by_kind: dict[EntryKind, list[CatalogEntry]] = defaultdict(list)
+    for entry in catalog.entries.values():
+        by_kind[entry.kind].append(entry)
+    group_of = groups(catalog)
+    return [
+        _kind_assets(catalog, kind, sorted(entries, key=lambda e: e.name), group_of)
+        for kind, entries in sorted(by_kind.items())
+    ]
+
+
+def _kind_assets(
+    catalog: Catalog, kind: EntryKind, entries: list[CatalogEntry], group_of: dict[str, str]
+) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetSpec(
+            key=entry_key(e),
+            deps=[key_of(catalog, d) for d in (*e.upstream, *e.components)],
+            description=description(e),
+            metadata=static_metadata(e),
+            group_name=group_of[e.name],
+            owners=[owner(e.owner)],
+            kinds={kind.value},
+            tags={"registry/risk_class": e.risk_class} if e.risk_class else {},
+            skippable=True,
+        )
+        for e in entries
+    ]
+
+    @dg.multi_asset(
+        name=op_name(kind),
+        specs=specs,
+        can_subset=True,
+        description=f"Registers versions of {kind.value} entries.",
+    )
+    def register_entries(
+        context: dg.AssetExecutionContext, config: RegisterConfig, registry: RegistryResource
+    ) -> Iterator[dg.MaterializeResult]:
+        client = registry.client()
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            entry = catalog.entry(key.path[-1])
+            wanted = config.entries.get(entry.name, EntryRunConfig())
+            yield materialize_entry(client, entry, wanted, log=context.log)
+
+    return register_entries
+
+
+def materialize_entry(
+    client: Registry, entry: CatalogEntry, wanted: EntryRunConfig, *, log: Any
+) -> dg.MaterializeResult:
+    """Register one version of ``entry`` and describe it as a materialization."""
+    try:
+        result = _register(client, entry, wanted)
+        if result.created:
+            for item in wanted.evals:
+                client.ingest_evals(f"{entry.name}@{result.version}", item.file, suite=item.suite)
+    except RegistryError as e:
+        raise dg.Failure(description=f"{entry.name}: {e}") from e
+    if not result.created:
+        log.info(f"{entry.name}@{result.version} already has this content; nothing new")
+    return describe_version(client, entry, result)
+
+
+def _register(client: Registry, entry: CatalogEntry, wanted: EntryRunConfig) -> Registered:
+    declared = entry.components if entry.kind is EntryKind.STACK else entry.upstream
+    pins = list(wanted.upstream) or _latest_pins(client, entry.name, declared)
+    if entry.kind is EntryKind.STACK:
+        return client.register_stack(entry.name, pins)
+    if not wanted.source:
+        raise BadInput(
+            "no source to register: set entries."
+            f"{entry.name}.source in the run config, or drop a training output in the "
+            "landing folder"
+        )
+    return client.register(
+        entry.name,
+        wanted.source,
+        params=wanted.params,
+        upstream=pins,
+        exclude=wanted.exclude,
+        expected_digest=wanted.expected_digest,
+    )
+
+
+def _latest_pins(client: Registry, name: str, declared: tuple[str, ...]) -> list[str]:
+    latest = client.latest_versions(list(declared))
+    missing = sorted(n for n, v in latest.items() if v is None)
+    if missing:
+        raise NotFound(
+            f"{name} needs a version of {', '.join(missing)} first; register it, or pin "
+            "exact versions in entries.<name>.upstream"
+        )
+    return [f"{n}@{v}" for n, v in sorted(latest.items())]
+
+
+def describe_version(
+    client: Registry, entry: CatalogEntry, result: Registered
+) -> dg.MaterializeResult:
+    """Map a registered version onto a ``MaterializeResult`` with plain-word metadata."""
+    ref = f"{entry.name}@{result.version}"
+    shown = client.show(ref)
+    card = client.card(ref)
+    head = client.ledger_head()
+    upstream = {
+        f"{u['entry']}": f"{u['entry']}@{u['version']} ({u['digest'][:12]})"
+        for u in shown["lineage"]
+    }
+    metadata: dict[str, Any] = {
+        "Version": dg.MetadataValue.int(result.version),
+        "Digest (sha256)": dg.MetadataValue.text(result.digest),
+        "Size (bytes)": dg.MetadataValue.int(result.size),
+        "Files": dg.MetadataValue.int(result.file_count),
+        "Source": dg.MetadataValue.text(shown["source"]),
+        "Stage": dg.MetadataValue.text(shown["stage"] or ""),
+        "Training parameters": dg.MetadataValue.json(shown["params"]),
+        "Upstream versions": dg.MetadataValue.json(upstream),
+        "Model card": dg.MetadataValue.md(card["markdown"]),
+        "New version": dg.MetadataValue.bool(result.created),
+        "Ledger head": dg.MetadataValue.text(f"{head['seq']}:{head['hash']}"),
+    }
+    for u in shown["lineage"]:
+        upstream_entry = client.catalog().entries.get(u["entry"])
+        if upstream_entry is not None:
+            metadata[f"Upstream: {u['entry']}"] = dg.MetadataValue.asset(entry_key(upstream_entry))
+    return dg.MaterializeResult(
+        asset_key=entry_key(entry),
+        data_version=dg.DataVersion(result.digest),
+        metadata=metadata,
+        tags={"registry/version": str(result.version)},
+    )
+
+
+def build_entry_checks(catalog: Catalog) -> list[dg.AssetChecksDefinition]:
+    """Per kind, one multi-check with evals (blocking), model_card and license per entry."""
+    by_kind: dict[EntryKind, list[CatalogEntry]] = defaultdict(list)
+    for entry in catalog.entries.values():
+        by_kind[entry.kind].append(entry)
+    return [
+        _kind_checks(kind, sorted(es, key=lambda e: e.name)) for kind, es in sorted(by_kind.items())
+    ]
+
+
+def _kind_checks(kind: EntryKind, entries: list[CatalogEntry]) -> dg.AssetChecksDefinition:
+    specs = [
+        dg.AssetCheckSpec(
+            name=check,
+            asset=entry_key(e),
+            blocking=check == "evals",
+            description=CHECK_DESCRIPTIONS[check],
+        )
+        for e in entries
+        for check in CHECKS
+    ]
+
+    @dg.multi_asset_check(name=f"check_{kind.value}", specs=specs, can_subset=True)
+    def check_entries(
+        context: dg.AssetCheckExecutionContext, registry: RegistryResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        client = registry.client()
+        for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+            yield check_entry(client, key)
+
+    return check_entries
+
+
+def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
+    """Evaluate one entry check through the core gates, on the entry's latest version."""
+    name = key.asset_key.path[-1]
+    latest = client.latest_versions([name])[name]
+    if latest is None:
+        return dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="No version registered yet.",
+            metadata={"Detail": "no version registered yet"},
+        )
+    gate = {g.name: g for g in client.readiness(f"{name}@{latest}", target="production")}[key.name]
+    return dg.AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
+        passed=gate.passed,
+        severity=dg.AssetCheckSeverity.ERROR if key.name == "evals" else dg.AssetCheckSeverity.WARN,
+        description=gate.detail,
+        metadata={
+            "Version": dg.MetadataValue.int(latest),
+            "Detail": dg.MetadataValue.text(gate.detail),
+            "Gate": dg.MetadataValue.text(json.dumps({"name": gate.name, "passed": gate.passed})),
+        },
+    )

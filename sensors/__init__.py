@@ -1,0 +1,2 @@
+"""Dagster sensors of the registry: training outputs, promotion gates, ledger changes.
+Shipped as ``registry_pipeline.sensors``."""
