@@ -19,8 +19,16 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+DAGSTER_HOME ?= $(CURDIR)/.registry/dagster
+DEMO_ENV := DAGSTER_HOME=$(DAGSTER_HOME) REGISTRY_CATALOG=examples/catalog.yaml \
+	REGISTRY_SENSORS=running DAGSTER_DISABLE_TELEMETRY=1
+
+## Seed the example estate and start Dagster on localhost:3000 with the sensors running.
 demo: $(STAMP)
-	@echo "make demo: coming with the Dagster asset graph; meanwhile try the CLI walk-through in README.md"
+	$(BIN)/python examples/demo.py prepare
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	( sleep 5; $(DEMO_ENV) $(BIN)/python examples/demo.py drive ) & \
+	$(DEMO_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit

@@ -6,8 +6,6 @@ content digest as the data version; the exact upstream versions used go into met
 because Dagster's provenance records only the upstream's latest materialization.
 """
 
-from __future__ import annotations
-
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -239,6 +237,15 @@ def _kind_checks(kind: EntryKind, entries: list[CatalogEntry]) -> dg.AssetChecks
     return check_entries
 
 
+def _severity(client: Registry, ref: str, check: str, passed: bool) -> dg.AssetCheckSeverity:
+    """ERROR (which blocks downstream steps of the run) only for a version whose recorded
+    evals miss the bar; a version not evaluated yet, or a card or license gap, is a WARN:
+    registering it is fine, promoting it is what the gates refuse."""
+    if passed or check != "evals" or not client.show(ref)["evals"]:
+        return dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckSeverity.ERROR
+
+
 def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
     """Evaluate one entry check through the core gates, on the entry's latest version."""
     name = key.asset_key.path[-1]
@@ -252,12 +259,13 @@ def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
             description="No version registered yet.",
             metadata={"Detail": "no version registered yet"},
         )
-    gate = {g.name: g for g in client.readiness(f"{name}@{latest}", target="production")}[key.name]
+    ref = f"{name}@{latest}"
+    gate = {g.name: g for g in client.readiness(ref, target="production")}[key.name]
     return dg.AssetCheckResult(
         asset_key=key.asset_key,
         check_name=key.name,
         passed=gate.passed,
-        severity=dg.AssetCheckSeverity.ERROR if key.name == "evals" else dg.AssetCheckSeverity.WARN,
+        severity=_severity(client, ref, key.name, gate.passed),
         description=gate.detail,
         metadata={
             "Version": dg.MetadataValue.int(latest),

@@ -4,8 +4,6 @@ The Dagster web UI has no identity of its own, so launchpad jobs take the acting
 config; policies that need proof of identity require signed approvals (CLI ``--key``).
 """
 
-from __future__ import annotations
-
 import dagster as dg
 from pydantic import Field
 

@@ -1,8 +1,6 @@
 """The ledger as an asset: verified on every change, its head recorded as the data version
 and in metadata, so rewriting history needs both the store and Dagster's event log."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 import dagster as dg

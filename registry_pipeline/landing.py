@@ -10,7 +10,8 @@ manifest::
     complete: true                           # or a _SUCCESS file beside it
 
 An output is ready once ``registry.yaml`` says ``complete: true`` or a ``_SUCCESS`` file
-exists; jobs write that last. The manifest, the marker and eval files are not part of the
+exists; jobs write that last (or write ``.tmp-<run-id>/`` and rename it into place:
+folders whose names start with ``.`` are ignored). The manifest, the marker and eval files are not part of the
 version's content digest.
 """
 
@@ -87,10 +88,14 @@ def scan(root: Path) -> list[LandingOutput]:
     if not root.is_dir():
         return found
     with os.scandir(root) as entries:
-        entry_dirs = [e for e in entries if e.is_dir(follow_symlinks=False)]
+        entry_dirs = [
+            e for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+        ]
     for entry_dir in entry_dirs:
         with os.scandir(entry_dir.path) as runs:
-            run_dirs = [r for r in runs if r.is_dir(follow_symlinks=False)]
+            run_dirs = [
+                r for r in runs if r.is_dir(follow_symlinks=False) and not r.name.startswith(".")
+            ]
         for run in run_dirs:
             ready = _ready_ns(Path(run.path))
             if ready is not None:

@@ -1,8 +1,6 @@
 """The promotion gate sensor: pending requests whose gates all pass launch the apply job;
 the others are skipped with every blocking gate named."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from registry_pipeline.assets.resources import RegistryResource

@@ -1,8 +1,6 @@
 """When the ledger head moves, rebuild what is derived from the store (the ledger asset now,
 the inventory and compliance exports downstream of it)."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 import dagster as dg

@@ -6,8 +6,6 @@ plus the outputs seen within a look-back window, so late or equal timestamps are
 ``run_key`` carries the content digest: a restart or a re-tick never registers twice.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from pathlib import Path

@@ -35,8 +35,7 @@ def ok(result: Result) -> Result:
 def assert_clean_error(result: Result, code: int) -> str:
     """Exit ``code``, exactly one stderr line starting ``error: ``, no traceback anywhere."""
     assert result.code == code, (
-        f"expected exit {code}, got {result.code}\nstdout: {result.stdout}\n"
-        f"stderr: {result.stderr}"
+        f"expected exit {code}, got {result.code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     )
     assert "Traceback" not in result.stdout
     assert "Traceback" not in result.stderr
@@ -80,6 +79,13 @@ BAD_CATALOGS = {
             "license: mit}", "licence: mit}"
         ),  # bge-small's key misspelt
         "unknown key",
+    ),
+    "duplicate-key": (
+        CATALOG.read_text(encoding="utf-8").replace(
+            "  bge-small:",
+            "  support-prompt: {kind: prompt_template, owner: x@example.com}\n  bge-small:",
+        ),
+        "given twice",
     ),
     "unknown-top-level-key": (
         CATALOG.read_text(encoding="utf-8") + "extras: {}\n",
@@ -196,9 +202,12 @@ def test_register_source_with_symlink_escaping_the_folder_is_refused(
     assert "symlink pointing outside" in line
     assert "leak.txt" in line
     assert ledger_events(registry) == before
-    assert ok(registry("list", "--kind", "embedding_model", json=True)).json()["entries"][0][
-        "versions"
-    ] == 0
+    assert (
+        ok(registry("list", "--kind", "embedding_model", json=True)).json()["entries"][0][
+            "versions"
+        ]
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -417,3 +426,51 @@ def test_json_mode_error_is_still_one_stderr_line_and_json_on_stdout(registry: R
     result = registry("show", "support-lora@x", json=True)
     assert_clean_error(result, 2)
     assert result.json()["error"] == "BadInput"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("approve", "99999999999999999999", "--reason", "fine"),
+        ("reject", "99999999999999999999", "--reason", "no"),
+        ("apply", "99999999999999999999"),
+        ("gates", "9223372036854775808"),
+    ],
+    ids=lambda value: value[0],
+)
+def test_request_id_beyond_the_integer_range_is_not_an_internal_error(
+    registry: RunCli, args: tuple[str, ...]
+) -> None:
+    # Such a request cannot exist: expect not found (3) or bad input (2), never exit 1.
+    before = ledger_events(registry)
+    result = registry(*args, actor=BOB)
+    assert result.code in (2, 3), f"exit {result.code}: {result.stderr}"
+    assert_clean_error(result, result.code)
+    assert ledger_events(registry) == before
+
+
+@pytest.mark.parametrize(
+    "instant",
+    ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"],
+    ids=["before-year-1-in-utc", "after-year-9999-in-utc"],
+)
+def test_resolve_at_an_instant_outside_the_calendar_in_utc_is_bad_input(
+    registry: RunCli, instant: str
+) -> None:
+    line = assert_clean_error(registry("resolve", "customer-support", "--at", instant), 2)
+    assert "--at" in line
+
+
+def test_eval_produced_at_outside_the_calendar_in_utc_is_bad_input(
+    registry: RunCli, tmp_path: Path
+) -> None:
+    results = tmp_path / "results.yaml"
+    results.write_text(
+        'metrics: {accuracy: 0.9}\nproduced_at: "0001-01-01T00:00:00+05:00"\n', encoding="utf-8"
+    )
+    before = ledger_events(registry)
+    result = registry(
+        "eval", "ingest", "support-prompt@1", str(results), "--suite", "support-evals@1"
+    )
+    assert "produced_at" in assert_clean_error(result, 2)
+    assert ledger_events(registry) == before

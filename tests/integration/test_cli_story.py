@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,7 @@ def ok(result: Result) -> Result:
 def refused(result: Result, code: int = 5) -> str:
     """Assert the run failed with ``code`` and one ``error:`` line; return that line."""
     assert result.code == code, (
-        f"expected exit {code}, got {result.code}\nstdout: {result.stdout}\n"
-        f"stderr: {result.stderr}"
+        f"expected exit {code}, got {result.code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     )
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -67,7 +67,9 @@ def refused(result: Result, code: int = 5) -> str:
 def write(path: Path, document: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (
-        json.dumps(document) if path.suffix == ".json" else yaml.safe_dump(document, sort_keys=False)
+        json.dumps(document)
+        if path.suffix == ".json"
+        else yaml.safe_dump(document, sort_keys=False)
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -177,7 +179,9 @@ def evidence(
     run_cli: RunCli, tmp_path: Path, ref: str, *, accuracy: float = 0.91, card: bool = True
 ) -> None:
     """Ingest support-evals@1 results and set the model card for ``ref``."""
-    results = write(tmp_path / f"results-{ref}-{accuracy}.json", {"metrics": {"accuracy": accuracy}})
+    results = write(
+        tmp_path / f"results-{ref}-{accuracy}.json", {"metrics": {"accuracy": accuracy}}
+    )
     data = ok(
         run_cli("eval", "ingest", ref, str(results), "--suite", "support-evals@1", json=True)
     ).json()
@@ -244,9 +248,7 @@ def test_stack_goes_from_registration_through_gates_to_production_rollback_and_a
 
     # Staging: the requester may not approve her own request; bob may.
     promoted = ok(
-        run_cli(
-            "promote", "support-bot@1", "--to", "staging", "--reason", "evals pass", json=True
-        )
+        run_cli("promote", "support-bot@1", "--to", "staging", "--reason", "evals pass", json=True)
     ).json()
     staging_request = promoted["request"]
     assert promoted["status"] == "pending"
@@ -385,13 +387,14 @@ def test_stack_goes_from_registration_through_gates_to_production_rollback_and_a
     assert at_t1["stack"]["version"] == 1
     assert at_t1["stack"]["digest"] == out["support-bot"]["digest"]
     assert at_t1["approved_by"] == [BOB, CAROL]
+    t1_plus_2h = datetime.fromisoformat(t1).astimezone(timezone(timedelta(hours=2))).isoformat()
+    at_t1_offset = ok(run_cli("resolve", "customer-support", "--at", t1_plus_2h, json=True)).json()
+    assert at_t1_offset["stack"]["version"] == 1
     at_t2 = ok(run_cli("resolve", "customer-support", "--at", t2, json=True)).json()
     assert at_t2["stack"]["version"] == 2
     assert at_t2["stack"]["digest"] == bot_2["digest"]
     assert at_t2["approved_by"] == [ALICE, CAROL]
-    before = refused(
-        run_cli("resolve", "customer-support", "--at", "2020-01-01T00:00:00Z"), code=3
-    )
+    before = refused(run_cli("resolve", "customer-support", "--at", "2020-01-01T00:00:00Z"), code=3)
     assert "no production stack" in before
 
     # History of production: v1, then v2, then v1 again by rollback.
@@ -496,6 +499,49 @@ def test_registering_identical_content_again_returns_the_existing_version(
     assert ledger_count(run_cli) == events
     listed = ok(run_cli("list", "--kind", "embedding_model", json=True)).json()["entries"]
     assert [(e["entry"], e["versions"]) for e in listed] == [("bge-small", 1)]
+
+
+def test_registering_a_stack_with_the_same_pins_in_another_order_returns_the_same_version(
+    run_cli: RunCli, artifacts: Artifacts, tmp_path: Path
+) -> None:
+    out = build_stack(run_cli, artifacts, tmp_path)
+    pins = [a for name in sorted(STACK_COMPONENTS, reverse=True) for a in ("--pin", f"{name}@1")]
+    again = ok(run_cli("register", "support-bot", *pins, json=True)).json()
+    assert again["created"] is False
+    assert (again["version"], again["digest"]) == (1, out["support-bot"]["digest"])
+
+
+def test_stale_eval_results_block_production(
+    run_cli: RunCli, artifacts: Artifacts, tmp_path: Path
+) -> None:
+    build_stack(run_cli, artifacts, tmp_path)
+    produced = (datetime.now(UTC) - timedelta(days=45)).isoformat()
+    results = write(
+        tmp_path / "old-results.json", {"metrics": {"accuracy": 0.95}, "produced_at": produced}
+    )
+    ok(run_cli("eval", "ingest", "support-bot@1", str(results), "--suite", "support-evals@1"))
+    ok(run_cli("card", "support-bot@1", "--set", str(write(tmp_path / "card.yaml", CARD))))
+    to_staging(run_cli, "support-bot@1")
+    request = promote(run_cli, "support-bot@1", "production")
+    evals = gate_map(ok(run_cli("gates", str(request), json=True)).json())["evals"]
+    assert evals["passed"] is False
+    assert "45 days old" in evals["detail"]
+    assert "max 30" in evals["detail"]
+
+
+def test_audit_verify_detects_a_deleted_last_event(
+    run_cli: RunCli, artifacts: Artifacts, tmp_path: Path, db_url: str
+) -> None:
+    ok(run_cli("init", "--catalog", str(CATALOG), actor=CAROL))
+    register(run_cli, "bge-small", str(artifacts("bge", {"model.onnx": b"w"})))
+    register(run_cli, "support-prompt", str(artifacts("prompt", {"p.txt": b"hi"})))
+    events = ledger_count(run_cli)
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DELETE FROM ledger WHERE seq = ?", (events,))
+    conn.close()
+    line = refused(run_cli("audit", "verify"), code=4)
+    assert f"event {events}" in line
+    assert "removed" in line
 
 
 def test_rejected_request_cannot_be_applied(

@@ -3,6 +3,7 @@ never has two holders (replayed from the ledger), and the chain verifies."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -76,5 +77,6 @@ def _replay_production_holders(path: Path) -> None:
     open_intervals = [i for i in intervals if i[2] is None]
     assert len(open_intervals) == 1
     assert open_intervals[0][0] == holder
-    for (_, _, end), (_, start, _) in zip(intervals, intervals[1:], strict=False):
-        assert end is not None and end <= start, "two versions held production at once"
+    for (_, _, end), (_, start, _) in itertools.pairwise(intervals):
+        assert end is not None, "two versions held production at once"
+        assert end <= start, "two versions held production at once"

@@ -1,0 +1,123 @@
+"""The one Dagster composition root, loaded by ``workspace.yaml``.
+
+Settings come from the environment when Dagster loads the definitions (not at import):
+
+- ``REGISTRY_DATABASE_URL``: the registry store (default ``sqlite:///.registry/registry.db``,
+  made absolute so run workers in other folders open the same file);
+- ``REGISTRY_CATALOG``: catalog YAML file or folder the asset graph is generated from
+  (default: the catalog last loaded into the store with ``registry init``);
+- ``REGISTRY_LANDING``: the training-output landing folder (default ``.registry/landing``);
+- ``REGISTRY_SENSORS``: ``running`` to start the sensors with the code location (the demo
+  does), otherwise they start stopped and are switched on in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from registry_pipeline.assets.catalog_graph import entry_key
+from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
+from registry_pipeline.assets.jobs import JOBS, apply_promotion, landing_rejected
+from registry_pipeline.assets.ledger import LEDGER_KEY, build_ledger_asset
+from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.catalog import load_catalog
+from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.errors import NotFound
+from registry_pipeline.landing import landing_root
+from registry_pipeline.sensors.gates import build_gate_sensor
+from registry_pipeline.sensors.ledger import build_ledger_sensor
+from registry_pipeline.sensors.stacks import build_stack_sensor
+from registry_pipeline.sensors.training import ENTRY_JOB, build_training_sensor
+from registry_pipeline.service import Registry
+from registry_pipeline.store.engine import DEFAULT_URL, sqlite_path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Where the registry, its catalog and its landing folder are."""
+
+    database_url: str
+    catalog: Catalog
+    landing: Path
+    sensors_running: bool = False
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from the environment (see the module docstring)."""
+        url = absolute_url(os.environ.get("REGISTRY_DATABASE_URL") or DEFAULT_URL)
+        path = os.environ.get("REGISTRY_CATALOG")
+        if path:
+            catalog = load_catalog(path)[0]
+        else:
+            try:
+                catalog = Registry.open(url, actor="dagster").catalog()
+            except NotFound:
+                catalog = Catalog(entries={})
+        return cls(
+            database_url=url,
+            catalog=catalog,
+            landing=landing_root().resolve(),
+            sensors_running=os.environ.get("REGISTRY_SENSORS", "").lower() == "running",
+        )
+
+
+def absolute_url(url: str) -> str:
+    """``url`` with a relative SQLite path made absolute against the current folder."""
+    path = sqlite_path(url)
+    if path is None or path.is_absolute():
+        return url
+    return f"sqlite:///{path.resolve()}"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Assets, checks, jobs, sensors and the schedule for one catalog."""
+    catalog = settings.catalog
+    entry_assets = build_entry_assets(catalog)
+    entry_keys = [entry_key(e) for e in catalog.entries.values()]
+    status = (
+        dg.DefaultSensorStatus.RUNNING
+        if settings.sensors_running
+        else dg.DefaultSensorStatus.STOPPED
+    )
+    register_job = dg.define_asset_job(
+        ENTRY_JOB,
+        selection=dg.AssetSelection.assets(*entry_keys),
+        description="Register versions of catalog entries (launched by the training sensor).",
+    )
+    nightly = dg.ScheduleDefinition(
+        name="nightly_rebuild",
+        target=dg.AssetSelection.assets(LEDGER_KEY),
+        cron_schedule="0 2 * * *",
+        description="Re-verifies the ledger and rebuilds what derives from it every night.",
+        default_status=dg.DefaultScheduleStatus(status.value),
+    )
+    return dg.Definitions(
+        assets=[*entry_assets, build_ledger_asset(entry_keys)],
+        asset_checks=build_entry_checks(catalog),
+        jobs=[register_job, *JOBS],
+        schedules=[nightly],
+        sensors=[
+            build_training_sensor(
+                catalog,
+                settings.landing,
+                jobs=[register_job, landing_rejected],
+                default_status=status,
+            ),
+            build_stack_sensor(
+                catalog, jobs=[register_job], job_name=ENTRY_JOB, default_status=status
+            ),
+            build_gate_sensor(job=apply_promotion, default_status=status),
+            build_ledger_sensor([LEDGER_KEY], default_status=status),
+        ],
+        resources={"registry": RegistryResource(database_url=settings.database_url)},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location's definitions, built from the environment at load time."""
+    return build_definitions(Settings.from_env())
