@@ -21,7 +21,7 @@ test: $(STAMP)
 
 DAGSTER_HOME ?= $(CURDIR)/.registry/dagster
 DEMO_ENV := DAGSTER_HOME=$(DAGSTER_HOME) REGISTRY_CATALOG=examples/catalog.yaml \
-	REGISTRY_SENSORS=running DAGSTER_DISABLE_TELEMETRY=1
+	REGISTRY_SENSORS=running REGISTRY_SENSOR_INTERVAL=5 DAGSTER_DISABLE_TELEMETRY=1
 
 ## Seed the example estate and start Dagster on localhost:3000 with the sensors running.
 demo: $(STAMP)

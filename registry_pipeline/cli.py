@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from registry_pipeline.service import Registry
 
 DEFAULT_DATABASE = "sqlite:///.registry/registry.db"
+REQUEST_ID = click.IntRange(min=1, max=2**63 - 1)
 _state: dict[str, Any] = {"json": False}
 
 
@@ -358,7 +359,7 @@ def promote(settings: Settings, ref: str, to: str, reason: str) -> None:
 
 
 @cli.command()
-@click.argument("request", type=int)
+@click.argument("request", type=REQUEST_ID)
 @click.option("--reason", required=True, help="Why you approve.")
 @click.option("--key", type=click.Path(), help="Ed25519 private key file to sign with.")
 @pass_settings
@@ -375,7 +376,7 @@ def approve(settings: Settings, request: int, reason: str, key: str | None) -> N
 
 
 @cli.command()
-@click.argument("request", type=int)
+@click.argument("request", type=REQUEST_ID)
 @click.option("--reason", required=True, help="Why you reject.")
 @pass_settings
 def reject(settings: Settings, request: int, reason: str) -> None:
@@ -390,7 +391,7 @@ def reject(settings: Settings, request: int, reason: str) -> None:
 
 
 @cli.command()
-@click.argument("request", type=int)
+@click.argument("request", type=REQUEST_ID)
 @pass_settings
 def gates(settings: Settings, request: int) -> None:
     """Evaluate every gate of a request: pass/fail and why.
@@ -414,7 +415,7 @@ def gates(settings: Settings, request: int) -> None:
 
 
 @cli.command()
-@click.argument("request", type=int)
+@click.argument("request", type=REQUEST_ID)
 @pass_settings
 def apply(settings: Settings, request: int) -> None:
     """Apply a request if every gate passes (re-checked in the same transaction).

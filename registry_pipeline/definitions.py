@@ -8,7 +8,8 @@ Settings come from the environment when Dagster loads the definitions (not at im
   (default: the catalog last loaded into the store with ``registry init``);
 - ``REGISTRY_LANDING``: the training-output landing folder (default ``.registry/landing``);
 - ``REGISTRY_SENSORS``: ``running`` to start the sensors with the code location (the demo
-  does), otherwise they start stopped and are switched on in the UI.
+  does), otherwise they start stopped and are switched on in the UI;
+- ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (default 10).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     catalog: Catalog
     landing: Path
     sensors_running: bool = False
+    sensor_interval: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +64,7 @@ class Settings:
             catalog=catalog,
             landing=landing_root().resolve(),
             sensors_running=os.environ.get("REGISTRY_SENSORS", "").lower() == "running",
+            sensor_interval=int(os.environ.get("REGISTRY_SENSOR_INTERVAL") or 10),
         )
 
 
@@ -76,6 +79,7 @@ def absolute_url(url: str) -> str:
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Assets, checks, jobs, sensors and the schedule for one catalog."""
     catalog = settings.catalog
+    every = settings.sensor_interval
     entry_assets = build_entry_assets(catalog)
     entry_keys = [entry_key(e) for e in catalog.entries.values()]
     status = (
@@ -106,12 +110,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 settings.landing,
                 jobs=[register_job, landing_rejected],
                 default_status=status,
+                interval=every,
             ),
             build_stack_sensor(
-                catalog, jobs=[register_job], job_name=ENTRY_JOB, default_status=status
+                catalog,
+                jobs=[register_job],
+                job_name=ENTRY_JOB,
+                default_status=status,
+                interval=every,
             ),
-            build_gate_sensor(job=apply_promotion, default_status=status),
-            build_ledger_sensor([LEDGER_KEY], default_status=status),
+            build_gate_sensor(job=apply_promotion, default_status=status, interval=every),
+            build_ledger_sensor([LEDGER_KEY], default_status=status, interval=every * 3),
         ],
         resources={"registry": RegistryResource(database_url=settings.database_url)},
     )

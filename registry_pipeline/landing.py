@@ -11,8 +11,8 @@ manifest::
 
 An output is ready once ``registry.yaml`` says ``complete: true`` or a ``_SUCCESS`` file
 exists; jobs write that last (or write ``.tmp-<run-id>/`` and rename it into place:
-folders whose names start with ``.`` are ignored). The manifest, the marker and eval files are not part of the
-version's content digest.
+folders whose names start with ``.`` are ignored). The manifest, the marker and eval
+files are not part of the version's content digest.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ def parse_instant(text: str, *, what: str = "instant") -> datetime:
     """
     try:
         value = datetime.fromisoformat(text.strip())
-    except (ValueError, AttributeError):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, AttributeError, OverflowError):
         raise BadInput(
-            f"invalid {what} {text!r}: use ISO 8601, e.g. 2026-11-27T10:00:00Z"
+            f"invalid {what} {text!r}: use ISO 8601 between years 1 and 9999 in UTC, "
+            "e.g. 2026-11-27T10:00:00Z"
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

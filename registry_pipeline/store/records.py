@@ -23,6 +23,7 @@ from registry_pipeline.errors import NotFound
 from registry_pipeline.store import dumps, loads, schema
 
 Row = RowMapping
+MAX_ID = 2**63 - 1
 
 
 def latest_catalog(conn: Connection) -> Row | None:
@@ -227,6 +228,11 @@ def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:
 
 def request(conn: Connection, request_id: int, *, lock: bool = False) -> PromotionRequest:
     """A promotion request; raises :class:`NotFound`."""
+    if not 1 <= request_id <= MAX_ID:
+        raise NotFound(
+            f"no promotion request {request_id}",
+            hint="request ids are positive numbers printed by `registry promote`",
+        )
     t = schema.requests
     query = select(t).where(t.c.id == request_id)
     row = conn.execute(query.with_for_update() if lock else query).mappings().first()
