@@ -32,6 +32,10 @@ def groups(catalog: Catalog) -> dict[str, str]:
     """Entry -> group: the workload whose stack (components and their upstream, all the
     way down) contains the entry; ``shared`` if several do; ``catalog`` if none."""
     members: dict[str, set[str]] = {}
+    evaluated_by: dict[str, list[str]] = {}
+    for suite in catalog.entries.values():
+        for target in suite.evaluates:
+            evaluated_by.setdefault(target, []).append(suite.name)
     for workload in catalog.workloads.values():
         seen: set[str] = set()
         todo = [workload.stack]
@@ -42,7 +46,7 @@ def groups(catalog: Catalog) -> dict[str, str]:
             seen.add(name)
             entry = catalog.entries[name]
             todo += [*entry.components, *entry.upstream]
-            todo += [s.name for s in catalog.entries.values() if name in s.evaluates]
+            todo += evaluated_by.get(name, [])
         for name in seen:
             members.setdefault(name, set()).add(workload.name)
     out: dict[str, str] = {}

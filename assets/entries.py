@@ -204,17 +204,28 @@ def describe_version(
     )
 
 
+CHECK_CHUNK = 100
+
+
 def build_entry_checks(catalog: Catalog) -> list[dg.AssetChecksDefinition]:
-    """Per kind, one multi-check with evals (blocking), model_card and license per entry."""
+    """Per kind, multi-checks with evals (blocking), model_card and license per entry, in
+    chunks of at most 100 entries (Dagster's job building is quadratic in a check
+    definition's size, so chunks keep loading linear in the catalog)."""
     by_kind: dict[EntryKind, list[CatalogEntry]] = defaultdict(list)
     for entry in catalog.entries.values():
         by_kind[entry.kind].append(entry)
-    return [
-        _kind_checks(kind, sorted(es, key=lambda e: e.name)) for kind, es in sorted(by_kind.items())
-    ]
+    out = []
+    for kind, entries in sorted(by_kind.items()):
+        ordered = sorted(entries, key=lambda e: e.name)
+        for start in range(0, len(ordered), CHECK_CHUNK):
+            suffix = "" if start == 0 else f"_{start // CHECK_CHUNK + 1}"
+            out.append(_kind_checks(kind, ordered[start : start + CHECK_CHUNK], suffix))
+    return out
 
 
-def _kind_checks(kind: EntryKind, entries: list[CatalogEntry]) -> dg.AssetChecksDefinition:
+def _kind_checks(
+    kind: EntryKind, entries: list[CatalogEntry], suffix: str
+) -> dg.AssetChecksDefinition:
     specs = [
         dg.AssetCheckSpec(
             name=check,
@@ -226,7 +237,7 @@ def _kind_checks(kind: EntryKind, entries: list[CatalogEntry]) -> dg.AssetChecks
         for check in CHECKS
     ]
 
-    @dg.multi_asset_check(name=f"check_{kind.value}", specs=specs, can_subset=True)
+    @dg.multi_asset_check(name=f"check_{kind.value}{suffix}", specs=specs, can_subset=True)
     def check_entries(
         context: dg.AssetCheckExecutionContext, registry: RegistryResource
     ) -> Iterator[dg.AssetCheckResult]:

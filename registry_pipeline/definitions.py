@@ -15,6 +15,7 @@ Settings come from the environment when Dagster loads the definitions (not at im
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,4 +130,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 @dg.definitions
 def defs() -> dg.Definitions:
     """The code location's definitions, built from the environment at load time."""
-    return build_definitions(Settings.from_env())
+    with warnings.catch_warnings():
+        # Dagster warns that sensor owners are beta although these sensors set none.
+        warnings.filterwarnings("ignore", message="Parameter `owners` of initializer")
+        return build_definitions(Settings.from_env())

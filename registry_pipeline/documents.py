@@ -9,9 +9,11 @@ import yaml
 
 from registry_pipeline.errors import BadInput
 
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys."""
+
+class _StrictLoader(_Base):  # type: ignore[misc]
+    """Safe loader (libyaml's when present) that refuses duplicate keys."""
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:

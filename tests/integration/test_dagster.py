@@ -1,0 +1,454 @@
+"""The Dagster layer on a real Dagster instance and a real registry file: the asset-graph
+snapshot, materializations, and every sensor tick by tick with its cursor."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+
+from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
+from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.catalog import load_catalog
+from registry_pipeline.definitions import Settings, build_definitions
+from registry_pipeline.service import Registry
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples" / "catalog.yaml"
+SNAPSHOT = ROOT / "tests" / "fixtures" / "asset_graph_snapshot.json"
+ADMIN = "carol@example.com"
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as real:
+        yield real
+
+
+@pytest.fixture
+def estate(tmp_path: Path, db_url: str) -> dict[str, Any]:
+    """The example catalog in a fresh registry, its definitions, and a landing folder."""
+    Registry.init(db_url, catalog=EXAMPLES, actor=ADMIN)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    settings = Settings(
+        database_url=db_url, catalog=load_catalog(EXAMPLES)[0], landing=landing
+    )
+    return {
+        "defs": build_definitions(settings),
+        "landing": landing,
+        "url": db_url,
+        "resources": {"registry": RegistryResource(database_url=db_url)},
+    }
+
+
+def _snapshot(defs: dg.Definitions) -> dict[str, Any]:
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "deps": sorted(p.to_user_string() for p in node.parent_keys),
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "owners": list(node.owners),
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    blocking = sorted(
+        f"{c.asset_key.to_user_string()}:{c.name}"
+        for c in graph.asset_check_keys
+        if graph.get_check_spec(c).blocking
+    )
+    return {
+        "assets": assets,
+        "blocking_checks": blocking,
+        "sensors": sorted(s.name for s in defs.sensors or []),
+        "schedules": sorted(s.name for s in defs.schedules or []),
+        "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
+    }
+
+
+def test_asset_graph_matches_the_snapshot(estate: dict[str, Any]) -> None:
+    """Renaming an entry, a check, a group or a sensor must be a deliberate change: set
+    UPDATE_SNAPSHOTS=1 to rewrite tests/fixtures/asset_graph_snapshot.json."""
+    current = _snapshot(estate["defs"])
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert current == json.loads(SNAPSHOT.read_text())
+
+
+def test_lineage_edges_follow_the_catalog(estate: dict[str, Any]) -> None:
+    graph = estate["defs"].resolve_asset_graph()
+    parents = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+    }
+    assert parents["lora_adapter/support-lora"] == {
+        "base_model/llama-3.2-1b-instruct",
+        "dataset/support-tickets-2026q3",
+    }
+    assert "embedding_model/bge-small-en" in parents["retrieval_index/kb-index"]
+    assert "lora_adapter/support-lora" in parents["stack/support-bot"]
+
+
+def _output(landing: Path, entry: str, run: str, files: dict[str, str], **manifest: Any) -> Path:
+    """Drop a training output the way a job should: write hidden, rename into place."""
+    hidden = landing / entry / f".tmp-{run}"
+    hidden.mkdir(parents=True)
+    for name, text in files.items():
+        (hidden / name).write_text(text)
+    (hidden / "registry.yaml").write_text(
+        yaml.safe_dump({"entry": entry, **manifest, "complete": True})
+    )
+    final = landing / entry / run
+    hidden.rename(final)
+    return final
+
+
+def _materialize_base(estate: dict[str, Any], source: Path, instance: dg.DagsterInstance):
+    defs = estate["defs"]
+    key = dg.AssetKey(["base_model", "llama-3.2-1b-instruct"])
+    return dg.materialize(
+        [defs.resolve_assets_def(key)],
+        selection=[key],
+        instance=instance,
+        run_config={
+            "ops": {
+                "register_base_model": {
+                    "config": {
+                        "entries": {
+                            "llama-3.2-1b-instruct": {
+                                "source": str(source),
+                                "params": {"dtype": "float16"},
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+
+
+def test_materializing_an_entry_registers_exactly_one_version(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    source = tmp_path / "base"
+    source.mkdir()
+    (source / "config.json").write_text('{"model_type": "llama"}')
+    (source / "model.safetensors").write_bytes(b"\x00" * 64)
+
+    result = _materialize_base(estate, source, instance)
+
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    materialization = event.materialization
+    registry = Registry.open(estate["url"])
+    shown = registry.show("llama-3.2-1b-instruct@1")
+    assert registry.latest_versions(["llama-3.2-1b-instruct"]) == {"llama-3.2-1b-instruct": 1}
+    assert materialization.tags["dagster/data_version"] == shown["digest"]
+    metadata = materialization.metadata
+    assert metadata["Version"].value == 1
+    assert metadata["Digest (sha256)"].value == shown["digest"]
+    assert metadata["Files"].value == 2
+    assert metadata["Size (bytes)"].value == 64 + len('{"model_type": "llama"}')
+    assert metadata["Training parameters"].value == {"dtype": "float16"}
+    assert "# llama-3.2-1b-instruct v1" in metadata["Model card"].value
+
+    again = _materialize_base(estate, source, instance)
+    assert again.success
+    assert registry.latest_versions(["llama-3.2-1b-instruct"]) == {"llama-3.2-1b-instruct": 1}
+    [repeat] = again.get_asset_materialization_events()
+    assert repeat.materialization.metadata["New version"].value is False
+
+
+def test_materializing_without_a_source_fails_with_the_fix(
+    estate: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
+    key = dg.AssetKey(["base_model", "llama-3.2-1b-instruct"])
+    result = dg.materialize(
+        [estate["defs"].resolve_assets_def(key)],
+        selection=[key],
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "no source to register" in failure.step_failure_data.error.message
+    assert Registry.open(estate["url"]).latest_versions(["llama-3.2-1b-instruct"]) == {
+        "llama-3.2-1b-instruct": None
+    }
+
+
+def _sensor(defs: dg.Definitions, name: str) -> dg.SensorDefinition:
+    return defs.resolve_sensor_def(name)
+
+
+def _tick(estate: dict[str, Any], name: str, instance: dg.DagsterInstance, cursor: str | None):
+    context = dg.build_sensor_context(
+        cursor=cursor, instance=instance, resources=estate["resources"]
+    )
+    return _sensor(estate["defs"], name)(context)
+
+
+def test_training_sensor_registers_new_outputs_once(
+    estate: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
+    landing = estate["landing"]
+    empty = _tick(estate, "training_outputs", instance, None)
+    assert not empty.run_requests
+    assert "no new training outputs" in empty.skip_reason.skip_message
+
+    _output(landing, "support-prompt", "run-1", {"prompt.jinja": "Hi {{ name }}"}, params={"a": 1})
+    first = _tick(estate, "training_outputs", instance, empty.cursor)
+    [request] = first.run_requests
+    assert request.job_name == "register_entries"
+    assert request.asset_selection == [dg.AssetKey(["prompt_template", "support-prompt"])]
+    config = request.run_config["ops"]["register_prompt_template"]["config"]["entries"]
+    assert config["support-prompt"]["params"] == {"a": 1}
+    digest = config["support-prompt"]["expected_digest"]
+    assert request.run_key == f"support-prompt:{digest}"
+
+    second = _tick(estate, "training_outputs", instance, first.cursor)
+    assert not second.run_requests
+
+    restarted = _tick(estate, "training_outputs", instance, None)
+    assert [r.run_key for r in restarted.run_requests] == [request.run_key]
+
+    result = estate["defs"].resolve_job_def("register_entries").execute_in_process(
+        run_config=request.run_config,
+        instance=instance,
+        asset_selection=request.asset_selection,
+    )
+    assert result.success
+    shown = Registry.open(estate["url"]).show("support-prompt@1")
+    assert shown["digest"] == digest
+    assert shown["file_count"] == 1
+
+
+def test_training_sensor_reports_bad_manifests_and_unknown_entries(
+    estate: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
+    landing = estate["landing"]
+    _output(landing, "support-prompt", "run-typo", {"p.txt": "x"}, parms={"a": 1})
+    _output(landing, "no-such-entry", "run-1", {"w.bin": "x"})
+    result = _tick(estate, "training_outputs", instance, None)
+    problems = {
+        r.tags["registry/landing"]: r.run_config["ops"]["landing_problem_op"]["config"]["problem"]
+        for r in result.run_requests
+    }
+    assert all(r.job_name == "landing_rejected" for r in result.run_requests)
+    assert "parms: unknown key" in problems["support-prompt/run-typo"]
+    assert "unknown entry 'no-such-entry'" in problems["no-such-entry/run-1"]
+    again = _tick(estate, "training_outputs", instance, result.cursor)
+    assert not again.run_requests
+
+    [request] = [r for r in result.run_requests if "typo" in r.tags["registry/landing"]]
+    run = estate["defs"].resolve_job_def("landing_rejected").execute_in_process(
+        run_config=request.run_config, instance=instance, raise_on_error=False
+    )
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "parms: unknown key" in failure.step_failure_data.error.message
+
+
+def test_training_sensor_waits_for_the_completion_marker(
+    estate: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
+    run = estate["landing"] / "support-prompt" / "run-2"
+    run.mkdir(parents=True)
+    (run / "p.txt").write_text("x")
+    (run / "registry.yaml").write_text("entry: support-prompt\n")
+    assert not _tick(estate, "training_outputs", instance, None).run_requests
+    (run / "_SUCCESS").write_text("")
+    assert len(_tick(estate, "training_outputs", instance, None).run_requests) == 1
+
+
+def test_training_sensor_refuses_a_symlink_escaping_the_output(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    run = _output(estate["landing"], "support-prompt", "run-3", {"p.txt": "x"})
+    (run / "leak.txt").symlink_to(secret)
+    [request] = _tick(estate, "training_outputs", instance, None).run_requests
+    assert request.job_name == "landing_rejected"
+    problem = request.run_config["ops"]["landing_problem_op"]["config"]["problem"]
+    assert "symlink pointing outside" in problem
+
+
+def _register_stack_ready(url: str, tmp_path: Path) -> Registry:
+    """Register every support-bot component and the stack, with evals and card."""
+    registry = Registry.open(url, actor="support-ml@example.com")
+    for name in (
+        "llama-3.2-1b-instruct",
+        "support-tickets-2026q3",
+        "support-prompt",
+        "bge-small-en",
+        "kb-docs-2026-11",
+        "support-evals",
+    ):
+        source = tmp_path / "src" / name
+        source.mkdir(parents=True)
+        (source / "f.bin").write_text(name)
+        registry.register(name, source)
+    for name, upstream in (
+        ("support-lora", ["llama-3.2-1b-instruct@1", "support-tickets-2026q3@1"]),
+        ("kb-index", ["bge-small-en@1", "kb-docs-2026-11@1"]),
+    ):
+        source = tmp_path / "src" / name
+        source.mkdir(parents=True)
+        (source / "f.bin").write_text(name)
+        registry.register(name, source, upstream=upstream)
+    return registry
+
+
+def test_stack_sensor_assembles_a_stack_once_its_components_exist(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    assert not _tick(estate, "stack_assembly", instance, None).run_requests
+    _register_stack_ready(estate["url"], tmp_path)
+    [request] = _tick(estate, "stack_assembly", instance, None).run_requests
+    assert request.asset_selection == [dg.AssetKey(["stack", "support-bot"])]
+    result = estate["defs"].resolve_job_def("register_entries").execute_in_process(
+        run_config=request.run_config, instance=instance, asset_selection=request.asset_selection
+    )
+    assert result.success
+    lineage = Registry.open(estate["url"]).show("support-bot@1")["lineage"]
+    assert sorted(f"{u['entry']}@{u['version']}" for u in lineage) == sorted(
+        request.run_config["ops"]["register_stack"]["config"]["entries"]["support-bot"][
+            "upstream"
+        ]
+    )
+    assert not _tick(estate, "stack_assembly", instance, None).run_requests
+
+
+def test_gate_sensor_names_each_blocking_gate_then_applies(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    owner = _register_stack_ready(estate["url"], tmp_path)
+    owner.register_stack(
+        "support-bot",
+        [
+            "llama-3.2-1b-instruct@1",
+            "support-lora@1",
+            "support-prompt@1",
+            "bge-small-en@1",
+            "kb-index@1",
+            "support-evals@1",
+        ],
+    )
+    alice = Registry.open(estate["url"], actor="alice@example.com")
+    bob = Registry.open(estate["url"], actor="bob@example.com")
+
+    assert "no pending" in _tick(estate, "promotion_gates", instance, None).skip_reason.skip_message
+
+    staging = alice.request_promotion("support-bot@1", to="staging", reason="try it")
+    blocked = _tick(estate, "promotion_gates", instance, None)
+    assert not blocked.run_requests
+    assert f"request {staging.id}" in blocked.skip_reason.skip_message
+    assert "approvals: 0 of 1 approval" in blocked.skip_reason.skip_message
+
+    bob.approve(staging.id, reason="ok")
+    [apply] = _tick(estate, "promotion_gates", instance, None).run_requests
+    assert apply.run_config == {"ops": {"apply_promotion_op": {"config": {"request": staging.id}}}}
+    job = estate["defs"].resolve_job_def("apply_promotion")
+    assert job.execute_in_process(run_config=apply.run_config, instance=instance).success
+    assert alice.show("support-bot@1")["stage"] == "staging"
+
+    production = alice.request_promotion("support-bot@1", to="production", reason="ship it")
+    bob.approve(production.id, reason="ok")
+    skip = _tick(estate, "promotion_gates", instance, None).skip_reason.skip_message
+    assert "evals: no support-evals results" in skip
+    assert "model_card: no model card set" in skip
+
+    refused = job.execute_in_process(
+        run_config={"ops": {"apply_promotion_op": {"config": {"request": production.id}}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not refused.success
+    assert alice.show("support-bot@1")["stage"] == "staging"
+
+    owner.ingest_evals(
+        "support-bot@1",
+        {"accuracy": 0.9, "hallucination_rate": 0.01},
+        suite="support-evals@1",
+    )
+    owner.set_card(
+        "support-bot@1", {"intended_use": "a", "limitations": "b", "training_data": "c"}
+    )
+    [apply] = _tick(estate, "promotion_gates", instance, None).run_requests
+    assert job.execute_in_process(run_config=apply.run_config, instance=instance).success
+    assert alice.resolve("customer-support")["stack"]["version"] == 1
+
+
+def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    first = _tick(estate, "ledger_changes", instance, None)
+    [request] = first.run_requests
+    assert request.asset_selection == [dg.AssetKey(["registry", "ledger"])]
+    assert not _tick(estate, "ledger_changes", instance, first.cursor).run_requests
+    source = tmp_path / "p.txt"
+    source.write_text("hello")
+    Registry.open(estate["url"]).register("support-prompt", source)
+    assert len(_tick(estate, "ledger_changes", instance, first.cursor).run_requests) == 1
+
+    defs = estate["defs"]
+    key = dg.AssetKey(["registry", "ledger"])
+    result = dg.materialize(
+        [defs.resolve_assets_def(key)], instance=instance
+    )
+    [event] = result.get_asset_materialization_events()
+    head = Registry.open(estate["url"]).ledger_head()
+    assert event.materialization.metadata["Head hash"].value == head["hash"]
+    assert event.materialization.metadata["Events"].value == head["seq"]
+
+
+def test_checks_report_the_gates_on_the_latest_version(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    registry = _register_stack_ready(estate["url"], tmp_path)
+    registry.ingest_evals(
+        "support-lora@1", {"accuracy": 0.5, "hallucination_rate": 0.01}, suite="support-evals@1"
+    )
+    catalog = load_catalog(EXAMPLES)[0]
+    key = dg.AssetKey(["lora_adapter", "support-lora"])
+    checks = estate["defs"].resolve_asset_graph().get(key).check_keys
+    result = dg.materialize(
+        [*build_entry_assets(catalog), *build_entry_checks(catalog)],
+        selection=dg.AssetSelection.checks(*checks),
+        instance=instance,
+        resources=estate["resources"],
+        raise_on_error=False,
+    )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"evals", "model_card", "license"}
+    assert evaluations["evals"].passed is False
+    assert evaluations["evals"].severity == dg.AssetCheckSeverity.ERROR
+    assert "accuracy = 0.5, needs accuracy >= 0.8" in evaluations["evals"].description
+    assert evaluations["model_card"].passed is False
+    assert evaluations["license"].passed is True
+
+
+def test_definitions_load_from_the_environment(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Registry.init(db_url, catalog=EXAMPLES, actor=ADMIN)
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", db_url)
+    monkeypatch.delenv("REGISTRY_CATALOG", raising=False)
+    monkeypatch.setenv("REGISTRY_LANDING", str(tmp_path / "landing"))
+    settings = Settings.from_env()
+    assert set(settings.catalog.entries) == set(load_catalog(EXAMPLES)[0].entries)
+    shutil.rmtree(tmp_path / "landing", ignore_errors=True)
+    defs = build_definitions(settings)
+    assert len(defs.resolve_asset_graph().get_all_asset_keys()) == len(settings.catalog.entries) + 1
