@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## Install (pinned), lint, type-check and run the whole test suite.
 test: $(STAMP)
-	$(BIN)/ruff check registry_pipeline assets sensors tests
-	$(BIN)/ruff format --check registry_pipeline assets sensors tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -38,10 +38,16 @@ def catalog(n: int) -> dict:
     entries: dict[str, dict] = {}
     workloads: dict[str, dict] = {}
     for i in range(0, n, 10):
-        base, data, lora, evals, stack = (f"{k}-{i}" for k in ("base", "data", "lora", "evals", "stack"))
+        base, data, lora, evals, stack = (
+            f"{k}-{i}" for k in ("base", "data", "lora", "evals", "stack")
+        )
         entries[base] = {"kind": "base_model", "owner": "ml@example.com", "license": "mit"}
         entries[data] = {"kind": "dataset", "owner": "ml@example.com"}
-        entries[lora] = {"kind": "lora_adapter", "owner": "ml@example.com", "upstream": [base, data]}
+        entries[lora] = {
+            "kind": "lora_adapter",
+            "owner": "ml@example.com",
+            "upstream": [base, data],
+        }
         entries[evals] = {"kind": "eval_suite", "owner": "ml@example.com", "evaluates": [lora]}
         for j in range(5):
             entries[f"prompt-{i}-{j}"] = {"kind": "prompt_template", "owner": "ml@example.com"}
@@ -53,12 +59,16 @@ def catalog(n: int) -> dict:
 def measure(n: int, folder: Path) -> dict:
     path = folder / f"catalog-{n}.yaml"
     path.write_text(yaml.safe_dump(catalog(n)))
-    env = {**os.environ, "REGISTRY_CATALOG": str(path),
-           "REGISTRY_DATABASE_URL": f"sqlite:///{folder / 'none.db'}"}
+    env = {
+        **os.environ,
+        "REGISTRY_CATALOG": str(path),
+        "REGISTRY_DATABASE_URL": f"sqlite:///{folder / 'none.db'}",
+    }
     runs = []
     for _ in range(REPEATS):
-        out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         "entries": n,
@@ -70,16 +80,20 @@ def measure(n: int, folder: Path) -> dict:
 
 
 def main() -> None:
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     print(f"{'entries':>8} {'assets':>7} {'import s':>9} {'build s':>8} {'total s':>8}  target")
     with tempfile.TemporaryDirectory() as tmp:
         for n in SIZES:
             r = measure(n, Path(tmp))
             target = "< 2 s" if n == 1000 else ""
             verdict = ("ok" if r["total_s"] < 2 else "MISSED") if target else ""
-            print(f"{r['entries']:>8} {r['assets']:>7} {r['import_s']:>9.2f} {r['build_s']:>8.2f} "
-                  f"{r['total_s']:>8.2f}  {target} {verdict}")
+            print(
+                f"{r['entries']:>8} {r['assets']:>7} {r['import_s']:>9.2f} {r['build_s']:>8.2f} "
+                f"{r['total_s']:>8.2f}  {target} {verdict}"
+            )
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from generate import WAVES, generate  # noqa: E402
+from generate import WAVES, generate
 
-from registry_pipeline.errors import Conflict, NotFound  # noqa: E402
-from registry_pipeline.landing import landing_root  # noqa: E402
-from registry_pipeline.service import Registry  # noqa: E402
+from registry_pipeline.errors import Conflict, NotFound
+from registry_pipeline.landing import landing_root
+from registry_pipeline.service import Registry
 
 HERE = Path(__file__).parent
 CATALOG = HERE / "catalog.yaml"
@@ -67,7 +67,9 @@ def wait_for(what: str, check: object) -> None:
         except NotFound:
             pass
         time.sleep(2)
-    raise SystemExit(f"[demo] gave up waiting for {what}; is `dagster dev` running with sensors on?")
+    raise SystemExit(
+        f"[demo] gave up waiting for {what}; is `dagster dev` running with sensors on?"
+    )
 
 
 def promote(stack: str, version: int, stage: str) -> None:
@@ -112,7 +114,8 @@ def drive() -> None:
     owner.set_card("support-bot@1", card)
     risk = Registry.open(DATABASE, actor="risk-ml@example.com")
     risk.ingest_evals(
-        "credit-scoring@1", {"metrics": {"auc": 0.81, "approval_rate_parity": 0.91}},
+        "credit-scoring@1",
+        {"metrics": {"auc": 0.81, "approval_rate_parity": 0.91}},
         suite="credit-evals@1",
     )
     risk.set_card(

@@ -147,11 +147,19 @@ def bge_small(out: Path, rng: np.random.Generator) -> dict[str, Any]:
         out / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
         ],
     )
     _json(out / "config.json", {"architectures": ["BertModel"], "hidden_size": dim})
-    _json(out / "1_Pooling" / "config.json", {"word_embedding_dimension": dim, "pooling_mode_cls_token": True})
+    _json(
+        out / "1_Pooling" / "config.json",
+        {"word_embedding_dimension": dim, "pooling_mode_cls_token": True},
+    )
     _tensors(
         out / "model.safetensors",
         {"embeddings.word_embeddings.weight": rng.standard_normal((128, dim), np.float32)},
@@ -161,7 +169,9 @@ def bge_small(out: Path, rng: np.random.Generator) -> dict[str, Any]:
 
 
 def kb_docs(out: Path, rng: np.random.Generator) -> dict[str, Any]:
-    titles = [f"How do I {verb}?" for verb in ("reset my password", "get a refund", "track a parcel")]
+    titles = [
+        f"How do I {verb}?" for verb in ("reset my password", "get a refund", "track a parcel")
+    ]
     _parquet(
         out / "articles.parquet",
         pa.table({"article_id": [1, 2, 3], "title": titles, "updated": ["2026-11-01"] * 3}),
@@ -191,10 +201,15 @@ def kb_index(out: Path, rng: np.random.Generator) -> dict[str, Any]:
             "source_snapshot": "kb-docs-2026-11@1",
         },
     )
-    return {"params": {"chunking": "section/256"}, "upstream": ["bge-small-en@1", "kb-docs-2026-11@1"]}
+    return {
+        "params": {"chunking": "section/256"},
+        "upstream": ["bge-small-en@1", "kb-docs-2026-11@1"],
+    }
 
 
-def eval_suite(name: str, metrics: list[str]) -> Callable[[Path, np.random.Generator], dict[str, Any]]:
+def eval_suite(
+    name: str, metrics: list[str]
+) -> Callable[[Path, np.random.Generator], dict[str, Any]]:
     def make(out: Path, rng: np.random.Generator) -> dict[str, Any]:
         _text(out / "suite.yaml", yaml.safe_dump({"suite": name, "metrics": metrics}))
         _text(
@@ -227,7 +242,10 @@ def credit_clf(out: Path, rng: np.random.Generator) -> dict[str, Any]:
         {"coef": rng.standard_normal((2,), np.float32), "intercept": np.array([-1.9], np.float32)},
         {"format": "numpy"},
     )
-    _json(out / "config.json", {"model_type": "logistic_regression", "features": ["income", "debt_ratio"]})
+    _json(
+        out / "config.json",
+        {"model_type": "logistic_regression", "features": ["income", "debt_ratio"]},
+    )
     _json(
         out / "eval_results.json",
         {"metrics": {"auc": 0.81, "approval_rate_parity": 0.91, "ece": 0.04}},

@@ -40,9 +40,7 @@ def estate(tmp_path: Path, db_url: str) -> dict[str, Any]:
     Registry.init(db_url, catalog=EXAMPLES, actor=ADMIN)
     landing = tmp_path / "landing"
     landing.mkdir()
-    settings = Settings(
-        database_url=db_url, catalog=load_catalog(EXAMPLES)[0], landing=landing
-    )
+    settings = Settings(database_url=db_url, catalog=load_catalog(EXAMPLES)[0], landing=landing)
     return {
         "defs": build_definitions(settings),
         "landing": landing,
@@ -223,10 +221,14 @@ def test_training_sensor_registers_new_outputs_once(
     restarted = _tick(estate, "training_outputs", instance, None)
     assert [r.run_key for r in restarted.run_requests] == [request.run_key]
 
-    result = estate["defs"].resolve_job_def("register_entries").execute_in_process(
-        run_config=request.run_config,
-        instance=instance,
-        asset_selection=request.asset_selection,
+    result = (
+        estate["defs"]
+        .resolve_job_def("register_entries")
+        .execute_in_process(
+            run_config=request.run_config,
+            instance=instance,
+            asset_selection=request.asset_selection,
+        )
     )
     assert result.success
     shown = Registry.open(estate["url"]).show("support-prompt@1")
@@ -252,8 +254,10 @@ def test_training_sensor_reports_bad_manifests_and_unknown_entries(
     assert not again.run_requests
 
     [request] = [r for r in result.run_requests if "typo" in r.tags["registry/landing"]]
-    run = estate["defs"].resolve_job_def("landing_rejected").execute_in_process(
-        run_config=request.run_config, instance=instance, raise_on_error=False
+    run = (
+        estate["defs"]
+        .resolve_job_def("landing_rejected")
+        .execute_in_process(run_config=request.run_config, instance=instance, raise_on_error=False)
     )
     assert not run.success
     failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
@@ -318,15 +322,19 @@ def test_stack_sensor_assembles_a_stack_once_its_components_exist(
     _register_stack_ready(estate["url"], tmp_path)
     [request] = _tick(estate, "stack_assembly", instance, None).run_requests
     assert request.asset_selection == [dg.AssetKey(["stack", "support-bot"])]
-    result = estate["defs"].resolve_job_def("register_entries").execute_in_process(
-        run_config=request.run_config, instance=instance, asset_selection=request.asset_selection
+    result = (
+        estate["defs"]
+        .resolve_job_def("register_entries")
+        .execute_in_process(
+            run_config=request.run_config,
+            instance=instance,
+            asset_selection=request.asset_selection,
+        )
     )
     assert result.success
     lineage = Registry.open(estate["url"]).show("support-bot@1")["lineage"]
     assert sorted(f"{u['entry']}@{u['version']}" for u in lineage) == sorted(
-        request.run_config["ops"]["register_stack"]["config"]["entries"]["support-bot"][
-            "upstream"
-        ]
+        request.run_config["ops"]["register_stack"]["config"]["entries"]["support-bot"]["upstream"]
     )
     assert not _tick(estate, "stack_assembly", instance, None).run_requests
 
@@ -383,9 +391,7 @@ def test_gate_sensor_names_each_blocking_gate_then_applies(
         {"accuracy": 0.9, "hallucination_rate": 0.01},
         suite="support-evals@1",
     )
-    owner.set_card(
-        "support-bot@1", {"intended_use": "a", "limitations": "b", "training_data": "c"}
-    )
+    owner.set_card("support-bot@1", {"intended_use": "a", "limitations": "b", "training_data": "c"})
     [apply] = _tick(estate, "promotion_gates", instance, None).run_requests
     assert job.execute_in_process(run_config=apply.run_config, instance=instance).success
     assert alice.resolve("customer-support")["stack"]["version"] == 1
@@ -405,9 +411,7 @@ def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
 
     defs = estate["defs"]
     key = dg.AssetKey(["registry", "ledger"])
-    result = dg.materialize(
-        [defs.resolve_assets_def(key)], instance=instance
-    )
+    result = dg.materialize([defs.resolve_assets_def(key)], instance=instance)
     [event] = result.get_asset_materialization_events()
     head = Registry.open(estate["url"]).ledger_head()
     assert event.materialization.metadata["Head hash"].value == head["hash"]
