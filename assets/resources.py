@@ -12,8 +12,11 @@ class RegistryResource(dg.ConfigurableResource):  # type: ignore[misc]
     registrations from training outputs and promotions applied by the gate sensor."""
 
     database_url: str
+    deployments: str = ".registry/deployments"
     actor: str = "dagster"
 
     def client(self, *, actor: str | None = None) -> Registry:
         """A :class:`Registry` acting as ``actor`` (default: this resource's actor)."""
-        return Registry.open(self.database_url, actor=actor or self.actor)
+        return Registry.open(
+            self.database_url, actor=actor or self.actor, deployments=self.deployments
+        )

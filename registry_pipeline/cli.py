@@ -481,6 +481,22 @@ def resolve(settings: Settings, workload: str, at: str | None) -> None:
 
 
 @cli.command()
+@pass_settings
+def deploy(settings: Settings) -> None:
+    """Rewrite every workload target's deployment manifest from the store.
+
+    Manifests live under REGISTRY_DEPLOYMENTS (default .registry/deployments) and are
+    rewritten after every production change; this repairs them after a failed write.
+
+    \b
+    Example:
+      registry deploy
+    """
+    paths = settings.registry().write_deployments()
+    emit(settings, {"written": paths}, "\n".join(paths) or "no deployment targets declared")
+
+
+@cli.command()
 @click.argument("entry")
 @click.option("--stage", default=None, metavar="STAGE", help="Only this stage.")
 @pass_settings

@@ -7,6 +7,8 @@ Settings come from the environment when Dagster loads the definitions (not at im
 - ``REGISTRY_CATALOG``: catalog YAML file or folder the asset graph is generated from
   (default: the catalog last loaded into the store with ``registry init``);
 - ``REGISTRY_LANDING``: the training-output landing folder (default ``.registry/landing``);
+- ``REGISTRY_DEPLOYMENTS``: where deployment manifests are written (default
+  ``.registry/deployments``);
 - ``REGISTRY_SENSORS``: ``running`` to start the sensors with the code location (the demo
   does), otherwise they start stopped and are switched on in the UI;
 - ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (default 10).
@@ -28,6 +30,7 @@ from registry_pipeline.assets.ledger import LEDGER_KEY, build_ledger_asset
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.catalog import load_catalog
 from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.deployments import deployments_root
 from registry_pipeline.errors import NotFound
 from registry_pipeline.landing import landing_root
 from registry_pipeline.sensors.gates import build_gate_sensor
@@ -45,6 +48,7 @@ class Settings:
     database_url: str
     catalog: Catalog
     landing: Path
+    deployments: Path = Path(".registry/deployments")
     sensors_running: bool = False
     sensor_interval: int = 10
 
@@ -64,6 +68,7 @@ class Settings:
             database_url=url,
             catalog=catalog,
             landing=landing_root().resolve(),
+            deployments=deployments_root().resolve(),
             sensors_running=os.environ.get("REGISTRY_SENSORS", "").lower() == "running",
             sensor_interval=int(os.environ.get("REGISTRY_SENSOR_INTERVAL") or 10),
         )
@@ -123,7 +128,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_gate_sensor(job=apply_promotion, default_status=status, interval=every),
             build_ledger_sensor([LEDGER_KEY], default_status=status, interval=every * 3),
         ],
-        resources={"registry": RegistryResource(database_url=settings.database_url)},
+        resources={
+            "registry": RegistryResource(
+                database_url=settings.database_url, deployments=str(settings.deployments)
+            )
+        },
     )
 
 

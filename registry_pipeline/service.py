@@ -41,6 +41,13 @@ from registry_pipeline.core.stages import (
     transition_problem,
 )
 from registry_pipeline.core.times import format_time, parse_instant
+from registry_pipeline.deployments import (
+    deployments_root,
+    manifest_document,
+    target_path,
+    workloads_of,
+    write_atomically,
+)
 from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import (
     BadInput,
@@ -104,6 +111,7 @@ class StageChange:
     ledger_seq: int
     request: int | None = None
     approved_by: list[str] = field(default_factory=list)
+    left: str | None = None
 
 
 def default_actor() -> str:
@@ -160,16 +168,33 @@ def read_document(path: str | Path, *, what: str) -> Any:
 class Registry:
     """The registry's use cases over one store and the catalog loaded into it."""
 
-    def __init__(self, store: Store, *, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        actor: str | None = None,
+        deployments: str | Path | None = None,
+    ) -> None:
         self.store = store
         self.actor = check_actor(actor or default_actor())
+        self.deployments = deployments_root(deployments)
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str = DEFAULT_URL, *, actor: str | None = None) -> Registry:
-        """Open an initialised registry at ``url``; raises :class:`NotFound` if there is none."""
-        return cls(Store.open(url), actor=actor)
+    def open(
+        cls,
+        url: str = DEFAULT_URL,
+        *,
+        actor: str | None = None,
+        deployments: str | Path | None = None,
+    ) -> Registry:
+        """Open an initialised registry at ``url``; raises :class:`NotFound` if there is none.
+
+        ``deployments`` is the folder of deployment manifests (default
+        ``REGISTRY_DEPLOYMENTS`` or ``.registry/deployments``).
+        """
+        return cls(Store.open(url), actor=actor, deployments=deployments)
 
     @classmethod
     def init(
@@ -1017,7 +1042,6 @@ class Registry:
         Raises:
             GateRefused: a gate failed; the refusal is recorded in the ledger.
         """
-        refused: GateRefused | None = None
         with self.store.write(self.actor) as tx:
             catalog = self._catalog(tx.conn)
             req = records.request(tx.conn, request_id, lock=True)
@@ -1061,27 +1085,25 @@ class Registry:
                 )
                 records.set_request_status(tx.conn, req.id, RequestStatus.APPLIED, tx.now_text)
                 _store_gates(tx, req.id, results, event.seq)
-                return change
-            refused = GateRefused(
-                f"request {request_id} refused: "
-                + "; ".join(f"{g.name}: {g.detail}" for g in failed),
-                gates=results,
-                entry=req.entry,
-                version=req.version,
-                stage=req.target,
-            )
-        if refused is not None and req.status is RequestStatus.PENDING:
+        if not failed:
+            if change.stage == Stage.PRODUCTION or change.left == Stage.PRODUCTION:
+                self.write_deployments(change.entry)
+            return change
+        if req.status is RequestStatus.PENDING:
             with self.store.write(self.actor) as tx:
                 event = tx.append(
                     "promotion.refused",
                     f"{req.entry}@{req.version}",
-                    {
-                        "request": req.id,
-                        "failed": [asdict(g) for g in blocking(results)],
-                    },
+                    {"request": req.id, "failed": [asdict(g) for g in failed]},
                 )
                 _store_gates(tx, req.id, results, event.seq)
-        raise refused
+        raise GateRefused(
+            f"request {request_id} refused: " + "; ".join(f"{g.name}: {g.detail}" for g in failed),
+            gates=results,
+            entry=req.entry,
+            version=req.version,
+            stage=req.target,
+        )
 
     def _move(
         self,
@@ -1139,6 +1161,7 @@ class Registry:
             ledger_seq=ledger_seq,
             request=request_id,
             approved_by=list(approved_by),
+            left=current["stage"],
         )
 
     def rollback(self, entry: str, *, stage: str, reason: str) -> StageChange:
@@ -1234,6 +1257,8 @@ class Registry:
                 approved_by=approvers,
                 ledger_seq=event.seq,
             )
+        if target is Stage.PRODUCTION:
+            self.write_deployments(entry)
         return StageChange(
             entry=entry,
             stage=target.value,
@@ -1243,6 +1268,35 @@ class Registry:
             request=before["request_id"],
             approved_by=approvers,
         )
+
+    def write_deployments(self, stack: str | None = None) -> list[str]:
+        """Rewrite the deployment manifest of every target of every workload served by
+        ``stack`` (all workloads when ``None``) from the store; returns the paths written."""
+        catalog = self.catalog()
+        names = workloads_of(catalog, stack) if stack is not None else sorted(catalog.workloads)
+        written = []
+        for name in names:
+            workload = catalog.workload(name)
+            try:
+                resolved: dict[str, Any] | None = self.resolve(name)
+            except NotFound:
+                resolved = None
+            for target in workload.targets:
+                path = target_path(self.deployments, target.manifest)
+                document = (
+                    manifest_document(resolved, target.name)
+                    if resolved is not None
+                    else {
+                        "format": "registry-pipeline/deployment/v1",
+                        "workload": name,
+                        "target": target.name,
+                        "stack": None,
+                        "components": [],
+                    }
+                )
+                write_atomically(path, document)
+                written.append(str(path))
+        return written
 
     # -- answers -------------------------------------------------------------------------
 

@@ -88,3 +88,75 @@ def artifacts(tmp_path: Path) -> Callable[[str, dict[str, bytes]], Path]:
         return root
 
     return make
+
+
+EXAMPLES = Path(__file__).parents[1] / "examples" / "catalog.yaml"
+SUPPORT_BOT_PINS = [
+    "llama-3.2-1b-instruct@1",
+    "support-lora@1",
+    "support-prompt@1",
+    "bge-small-en@1",
+    "kb-index@1",
+    "support-evals@1",
+]
+
+
+def register_support_components(url: str, root: Path, *, round_: int = 1) -> Any:
+    """Register one version of every support-bot component of the example catalog (each
+    a one-file folder whose content names the entry and the round)."""
+    from registry_pipeline.service import Registry
+
+    registry = Registry.open(url, actor="support-ml@example.com")
+    plain = (
+        "llama-3.2-1b-instruct",
+        "support-tickets-2026q3",
+        "support-prompt",
+        "bge-small-en",
+        "kb-docs-2026-11",
+        "support-evals",
+    )
+    linked = {
+        "support-lora": ["llama-3.2-1b-instruct@1", "support-tickets-2026q3@1"],
+        "kb-index": ["bge-small-en@1", "kb-docs-2026-11@1"],
+    }
+    for name in (*plain, *linked):
+        source = root / "src" / f"{name}-{round_}"
+        source.mkdir(parents=True, exist_ok=True)
+        (source / "f.bin").write_text(f"{name} round {round_}")
+        registry.register(name, source, upstream=linked.get(name, []))
+    return registry
+
+
+def make_ready(registry: Any, ref: str) -> None:
+    """Give a support-bot version passing evals and a complete card."""
+    registry.ingest_evals(
+        ref, {"accuracy": 0.9, "hallucination_rate": 0.01}, suite="support-evals@1"
+    )
+    registry.set_card(
+        ref,
+        {"intended_use": "answers", "limitations": "English", "training_data": "tickets"},
+    )
+
+
+def promote_through(url: str, ref: str, *stages: str) -> None:
+    """Request, approve (by another approver) and apply ``ref`` through ``stages``."""
+    from registry_pipeline.service import Registry
+
+    alice = Registry.open(url, actor="alice@example.com")
+    bob = Registry.open(url, actor="bob@example.com")
+    for stage in stages:
+        request = alice.request_promotion(ref, to=stage, reason=f"to {stage}")
+        bob.approve(request.id, reason="reviewed")
+        alice.apply(request.id)
+
+
+@pytest.fixture
+def example_estate(db_url: str, tmp_path: Path) -> Any:
+    """The example catalog in a fresh registry with support-bot@1 ready for production."""
+    from registry_pipeline.service import Registry
+
+    Registry.init(db_url, catalog=EXAMPLES, actor="carol@example.com")
+    registry = register_support_components(db_url, tmp_path)
+    registry.register_stack("support-bot", SUPPORT_BOT_PINS)
+    make_ready(registry, "support-bot@1")
+    return registry

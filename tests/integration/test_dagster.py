@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import yaml
+from conftest import SUPPORT_BOT_PINS, make_ready, register_support_components
 
 from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
 from registry_pipeline.assets.resources import RegistryResource
@@ -289,37 +290,11 @@ def test_training_sensor_refuses_a_symlink_escaping_the_output(
     assert "symlink pointing outside" in problem
 
 
-def _register_stack_ready(url: str, tmp_path: Path) -> Registry:
-    """Register every support-bot component and the stack, with evals and card."""
-    registry = Registry.open(url, actor="support-ml@example.com")
-    for name in (
-        "llama-3.2-1b-instruct",
-        "support-tickets-2026q3",
-        "support-prompt",
-        "bge-small-en",
-        "kb-docs-2026-11",
-        "support-evals",
-    ):
-        source = tmp_path / "src" / name
-        source.mkdir(parents=True)
-        (source / "f.bin").write_text(name)
-        registry.register(name, source)
-    for name, upstream in (
-        ("support-lora", ["llama-3.2-1b-instruct@1", "support-tickets-2026q3@1"]),
-        ("kb-index", ["bge-small-en@1", "kb-docs-2026-11@1"]),
-    ):
-        source = tmp_path / "src" / name
-        source.mkdir(parents=True)
-        (source / "f.bin").write_text(name)
-        registry.register(name, source, upstream=upstream)
-    return registry
-
-
 def test_stack_sensor_assembles_a_stack_once_its_components_exist(
     estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     assert not _tick(estate, "stack_assembly", instance, None).run_requests
-    _register_stack_ready(estate["url"], tmp_path)
+    register_support_components(estate["url"], tmp_path)
     [request] = _tick(estate, "stack_assembly", instance, None).run_requests
     assert request.asset_selection == [dg.AssetKey(["stack", "support-bot"])]
     result = (
@@ -342,18 +317,8 @@ def test_stack_sensor_assembles_a_stack_once_its_components_exist(
 def test_gate_sensor_names_each_blocking_gate_then_applies(
     estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    owner = _register_stack_ready(estate["url"], tmp_path)
-    owner.register_stack(
-        "support-bot",
-        [
-            "llama-3.2-1b-instruct@1",
-            "support-lora@1",
-            "support-prompt@1",
-            "bge-small-en@1",
-            "kb-index@1",
-            "support-evals@1",
-        ],
-    )
+    owner = register_support_components(estate["url"], tmp_path)
+    owner.register_stack("support-bot", SUPPORT_BOT_PINS)
     alice = Registry.open(estate["url"], actor="alice@example.com")
     bob = Registry.open(estate["url"], actor="bob@example.com")
 
@@ -386,12 +351,7 @@ def test_gate_sensor_names_each_blocking_gate_then_applies(
     assert not refused.success
     assert alice.show("support-bot@1")["stage"] == "staging"
 
-    owner.ingest_evals(
-        "support-bot@1",
-        {"accuracy": 0.9, "hallucination_rate": 0.01},
-        suite="support-evals@1",
-    )
-    owner.set_card("support-bot@1", {"intended_use": "a", "limitations": "b", "training_data": "c"})
+    make_ready(owner, "support-bot@1")
     [apply] = _tick(estate, "promotion_gates", instance, None).run_requests
     assert job.execute_in_process(run_config=apply.run_config, instance=instance).success
     assert alice.resolve("customer-support")["stack"]["version"] == 1
@@ -421,7 +381,7 @@ def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
 def test_checks_report_the_gates_on_the_latest_version(
     estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    registry = _register_stack_ready(estate["url"], tmp_path)
+    registry = register_support_components(estate["url"], tmp_path)
     registry.ingest_evals(
         "support-lora@1", {"accuracy": 0.5, "hallucination_rate": 0.01}, suite="support-evals@1"
     )
