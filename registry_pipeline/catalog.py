@@ -50,9 +50,17 @@ class EntryModel(_Model):
     upstream: list[Name] = Field(default_factory=list)
     components: list[Name] = Field(default_factory=list)
     evaluates: list[Name] = Field(default_factory=list)
+    metrics: dict[str, MetricRange] = Field(default_factory=dict)
     tags: dict[Annotated[str, StringConstraints(max_length=128)], Text] = Field(
         default_factory=dict
     )
+
+
+class MetricRange(_Model):
+    """The range a suite's metric can take, e.g. ``{min: 0, max: 1}`` for accuracy."""
+
+    min: float | None = None
+    max: float | None = None
 
 
 class TargetModel(_Model):
@@ -74,6 +82,7 @@ class RuleModel(_Model):
     card_fields: list[FieldName] | None = None
     licenses: list[str] | None = None
     max_eval_age_days: Annotated[float, Field(gt=0, le=36500)] | None = None
+    review_every_days: Annotated[float, Field(gt=0, le=36500)] | None = None
 
 
 class StageModel(RuleModel):
@@ -235,6 +244,7 @@ def _override(model: RuleModel, where: str) -> RuleOverride:
         card_fields=None if model.card_fields is None else tuple(model.card_fields),
         licenses=None if model.licenses is None else tuple(model.licenses),
         max_eval_age_days=model.max_eval_age_days,
+        review_every_days=model.review_every_days,
     )
 
 
@@ -257,8 +267,12 @@ def _build(model: CatalogModel, origin: Mapping[str, Path], policy_from: Path | 
             raise fail("entries", name, "components: a stack pins at least one component")
         if any(model.entries[c].kind is EntryKind.STACK for c in e.components):
             raise fail("entries", name, "components: a stack cannot contain another stack")
-        if e.evaluates and e.kind is not EntryKind.EVAL_SUITE:
-            raise fail("entries", name, "evaluates: only an eval_suite evaluates entries")
+        for key in ("evaluates", "metrics"):
+            if getattr(e, key) and e.kind is not EntryKind.EVAL_SUITE:
+                raise fail("entries", name, f"{key}: only an eval_suite evaluates entries")
+        for metric, bounds in e.metrics.items():
+            if bounds.min is not None and bounds.max is not None and bounds.min > bounds.max:
+                raise fail("entries", name, f"metrics.{metric}: min is above max")
         entries[name] = CatalogEntry(
             name=name,
             kind=e.kind,
@@ -270,6 +284,7 @@ def _build(model: CatalogModel, origin: Mapping[str, Path], policy_from: Path | 
             upstream=tuple(e.upstream),
             components=tuple(e.components),
             evaluates=tuple(e.evaluates),
+            metrics={m: (b.min, b.max) for m, b in e.metrics.items()},
             tags=dict(e.tags),
         )
     _check_acyclic(entries, origin)

@@ -30,6 +30,7 @@ class CatalogEntry:
     upstream: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     evaluates: tuple[str, ...] = ()
+    metrics: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -60,6 +61,7 @@ class StageRule:
     card_fields: tuple[str, ...] = ()
     licenses: tuple[str, ...] | None = None
     max_eval_age_days: float | None = None
+    review_every_days: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +74,7 @@ class RuleOverride:
     card_fields: tuple[str, ...] | None = None
     licenses: tuple[str, ...] | None = None
     max_eval_age_days: float | None = None
+    review_every_days: float | None = None
 
     def apply(self, rule: StageRule) -> StageRule:
         """``rule`` with every field this override sets replaced."""
@@ -84,6 +87,7 @@ class RuleOverride:
                 "card_fields",
                 "licenses",
                 "max_eval_age_days",
+                "review_every_days",
             )
             if getattr(self, name) is not None
         }
