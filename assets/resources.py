@@ -13,6 +13,8 @@ class RegistryResource(dg.ConfigurableResource):  # type: ignore[misc]
 
     database_url: str
     deployments: str = ".registry/deployments"
+    inventory: str = ".registry/inventory"
+    exports: str = ".registry/exports"
     actor: str = "dagster"
 
     def client(self, *, actor: str | None = None) -> Registry:

@@ -551,6 +551,85 @@ def verify(settings: Settings) -> None:
     sys.exit(4)
 
 
+@cli.command(name="export")
+@click.argument("fmt", metavar="FORMAT")
+@click.option("--out", required=True, type=click.Path(), help="Folder to write into.")
+@pass_settings
+def export_(settings: Settings, fmt: str, out: str) -> None:
+    """Write an export: inventory, cyclonedx, eu-ai-act, iso-42001, nist-ai-rmf, model-cards.
+
+    Every export records the ledger head it was built from.
+
+    \b
+    Example:
+      registry export cyclonedx --out exports/bom
+      registry export inventory --out exports/inventory
+    """
+    from registry_pipeline.exports import export
+
+    data = export(settings.registry(), fmt, out)
+    emit(
+        settings,
+        data,
+        "\n".join(data["files"]) + f"\n(as of ledger event {data['as_of']['ledger_seq']})",
+    )
+
+
+@cli.command()
+@click.argument("query", metavar="SQL")
+@click.option(
+    "--inventory",
+    envvar="REGISTRY_INVENTORY",
+    type=click.Path(),
+    default=None,
+    help="Published inventory folder (env REGISTRY_INVENTORY; default .registry/inventory).",
+)
+@click.option("--no-refresh", is_flag=True, help="Query the published build even if stale.")
+@pass_settings
+def sql(settings: Settings, query: str, inventory: str | None, no_refresh: bool) -> None:
+    """Run DuckDB SQL over the inventory (rebuilt first when the ledger moved).
+
+    Tables: entries, workloads, versions, lineage_edges, eval_results, promotion_requests,
+    approvals, gate_results, stage_history, deployments, ledger. Views: production_now,
+    production_holders, production_without_passing_eval,
+    production_without_second_approver, entries_without_owner, approvals_due_for_review.
+    Macros: production_at(TIME), downstream_of(ENTRY, VERSION).
+
+    \b
+    Example:
+      registry sql "SELECT * FROM production_at('2026-11-01T09:00:00Z')"
+    """
+    from registry_pipeline.exports import inventory as inv
+
+    root = inv.inventory_root(inventory)
+    registry = settings.registry()
+    if not no_refresh and inv.published_seq(root) != registry.ledger_head()["seq"]:
+        inv.build(registry, root)
+    columns, rows = inv.query(root, query)
+    cells = [[_cell(v) for v in row] for row in rows]
+    emit(
+        settings,
+        {"columns": columns, "rows": cells},
+        lambda: _table(columns, [[_text(v) for v in row] for row in cells]),
+    )
+
+
+def _cell(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, int | float | str | bool | list | dict) or value is None:
+        return value
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
 @cli.group()
 def keys() -> None:
     """Approval signing keys."""

@@ -9,6 +9,8 @@ Settings come from the environment when Dagster loads the definitions (not at im
 - ``REGISTRY_LANDING``: the training-output landing folder (default ``.registry/landing``);
 - ``REGISTRY_DEPLOYMENTS``: where deployment manifests are written (default
   ``.registry/deployments``);
+- ``REGISTRY_INVENTORY``, ``REGISTRY_EXPORTS``: where the inventory and the compliance
+  exports are published (default ``.registry/inventory``, ``.registry/exports``);
 - ``REGISTRY_SENSORS``: ``running`` to start the sensors with the code location (the demo
   does), otherwise they start stopped and are switched on in the UI;
 - ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (default 10).
@@ -25,6 +27,12 @@ import dagster as dg
 
 from registry_pipeline.assets.catalog_graph import entry_key
 from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
+from registry_pipeline.assets.inventory import (
+    INVENTORY_KEY,
+    build_export_assets,
+    build_inventory_asset,
+    build_quality_checks,
+)
 from registry_pipeline.assets.jobs import JOBS, apply_promotion, landing_rejected
 from registry_pipeline.assets.ledger import LEDGER_KEY, build_ledger_asset
 from registry_pipeline.assets.resources import RegistryResource
@@ -32,6 +40,7 @@ from registry_pipeline.catalog import load_catalog
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.deployments import deployments_root
 from registry_pipeline.errors import NotFound
+from registry_pipeline.exports.inventory import inventory_root
 from registry_pipeline.landing import landing_root
 from registry_pipeline.sensors.gates import build_gate_sensor
 from registry_pipeline.sensors.ledger import build_ledger_sensor
@@ -49,6 +58,8 @@ class Settings:
     catalog: Catalog
     landing: Path
     deployments: Path = Path(".registry/deployments")
+    inventory: Path = Path(".registry/inventory")
+    exports: Path = Path(".registry/exports")
     sensors_running: bool = False
     sensor_interval: int = 10
 
@@ -69,6 +80,8 @@ class Settings:
             catalog=catalog,
             landing=landing_root().resolve(),
             deployments=deployments_root().resolve(),
+            inventory=inventory_root().resolve(),
+            exports=Path(os.environ.get("REGISTRY_EXPORTS") or ".registry/exports").resolve(),
             sensors_running=os.environ.get("REGISTRY_SENSORS", "").lower() == "running",
             sensor_interval=int(os.environ.get("REGISTRY_SENSOR_INTERVAL") or 10),
         )
@@ -98,16 +111,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*entry_keys),
         description="Register versions of catalog entries (launched by the training sensor).",
     )
+    exports = build_export_assets()
+    derived = [LEDGER_KEY, INVENTORY_KEY, *(a.key for a in exports)]
     nightly = dg.ScheduleDefinition(
         name="nightly_rebuild",
-        target=dg.AssetSelection.assets(LEDGER_KEY),
+        target=dg.AssetSelection.assets(*derived),
         cron_schedule="0 2 * * *",
         description="Re-verifies the ledger and rebuilds what derives from it every night.",
         default_status=dg.DefaultScheduleStatus(status.value),
     )
     return dg.Definitions(
-        assets=[*entry_assets, build_ledger_asset(entry_keys)],
-        asset_checks=build_entry_checks(catalog),
+        assets=[*entry_assets, build_ledger_asset(entry_keys), build_inventory_asset(), *exports],
+        asset_checks=[*build_entry_checks(catalog), build_quality_checks(catalog)],
         jobs=[register_job, *JOBS],
         schedules=[nightly],
         sensors=[
@@ -126,11 +141,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 interval=every,
             ),
             build_gate_sensor(job=apply_promotion, default_status=status, interval=every),
-            build_ledger_sensor([LEDGER_KEY], default_status=status, interval=every * 3),
+            build_ledger_sensor(derived, default_status=status, interval=every * 3),
         ],
         resources={
             "registry": RegistryResource(
-                database_url=settings.database_url, deployments=str(settings.deployments)
+                database_url=settings.database_url,
+                deployments=str(settings.deployments),
+                inventory=str(settings.inventory),
+                exports=str(settings.exports),
             )
         },
     )

@@ -112,6 +112,19 @@ def scan(root: Path) -> list[LandingOutput]:
 
 
 def _ready_ns(folder: Path) -> int | None:
+    """When the output became ready: the later of its marker's (or manifest's) mtime and
+    the folder's ctime, so an output renamed or moved in whole counts when it lands even if
+    its files keep older times (``mv``, ``cp -p``, ``rsync -a``). ``None``: not ready."""
+    marked = _marker_ns(folder)
+    if marked is None:
+        return None
+    try:
+        return max(marked, folder.stat().st_ctime_ns)
+    except OSError:
+        return marked
+
+
+def _marker_ns(folder: Path) -> int | None:
     try:
         marker = (folder / MARKER).lstat()
         if stat.S_ISREG(marker.st_mode):

@@ -284,6 +284,8 @@ def dagster_dev(
         REGISTRY_DATABASE_URL=db_url,
         REGISTRY_CATALOG=str(CATALOG),
         REGISTRY_LANDING=str(landing),
+        # Deployment manifests (if the catalog names targets) stay in tmp, not in the repo.
+        REGISTRY_DEPLOYMENTS=str(tmp_path / "deployments"),
         REGISTRY_SENSORS="running",
         REGISTRY_SENSOR_INTERVAL="2",
         DAGSTER_DISABLE_TELEMETRY="1",
@@ -321,8 +323,9 @@ def dagster_dev(
         dev.wait(f"code location {LOCATION!r} to load", loaded, timeout=LOAD_TIMEOUT_S)
         yield dev
     finally:
+        tail = dev.tail()  # before the shutdown noise
         stop(proc)
-        print(f"--- dagster dev log tail ({log}) ---\n{dev.tail()}")
+        print(f"--- dagster dev log tail before teardown ({log}) ---\n{tail}")
 
 
 # -- the test ------------------------------------------------------------------------------
@@ -346,8 +349,18 @@ def test_training_outputs_to_production_through_dagster_dev(
     states = {s["name"]: s["sensorState"]["status"] for s in ours[0]["sensors"]}
     assert states == dict.fromkeys(SENSORS, "RUNNING"), states
 
-    def latest(entry: str) -> int | None:
-        return registry.latest_versions([entry])[entry]
+    def registered(entry: str) -> Callable[[], bool]:
+        """Has ``entry@1`` been registered? Fails at once when any run failed (a rejected
+        training output, a failed registration) instead of waiting for the deadline."""
+
+        def check() -> bool:
+            if registry.latest_versions([entry])[entry] == 1:
+                return True
+            failed = runs(dev, statuses=["FAILURE"])
+            assert failed == [], failures(dev, failed)
+            return False
+
+        return check
 
     # 1. The eval suite lands first: the classifier's eval results name its version.
     drop_output(
@@ -359,7 +372,7 @@ def test_training_outputs_to_production_through_dagster_dev(
             "registry.yaml": {"entry": "churn-evals", "complete": True},
         },
     )
-    dev.wait("churn-evals@1 to be registered", lambda: latest("churn-evals") == 1)
+    dev.wait("churn-evals@1 to be registered", registered("churn-evals"))
 
     # 2. The classifier lands with its eval results; the sensor ingests them with it.
     drop_output(
@@ -379,7 +392,7 @@ def test_training_outputs_to_production_through_dagster_dev(
             },
         },
     )
-    dev.wait("churn-clf@1 to be registered", lambda: latest("churn-clf") == 1)
+    dev.wait("churn-clf@1 to be registered", registered("churn-clf"))
     clf = ok(run_cli("show", "churn-clf@1", actor=OWNER, json=True)).json()
     assert clf["params"] == {"learning_rate": 0.1, "code_commit": "3f2c1e9"}
     assert [(e["suite"], e["suite_version"], e["metrics"]) for e in clf["evals"]] == [
@@ -409,7 +422,7 @@ def test_training_outputs_to_production_through_dagster_dev(
     assert "approvals: 0 of 1 approval" in reason, reason
 
     # 4. The stack sensor assembles churn-service@1 from the latest components.
-    dev.wait("churn-service@1 to be assembled", lambda: latest("churn-service") == 1)
+    dev.wait("churn-service@1 to be assembled", registered("churn-service"))
     stack = ok(run_cli("show", "churn-service@1", actor=OWNER, json=True)).json()
     assert sorted(f"{u['entry']}@{u['version']}" for u in stack["lineage"]) == [
         "churn-clf@1",
@@ -422,10 +435,10 @@ def test_training_outputs_to_production_through_dagster_dev(
         done = all(r["status"] in {"SUCCESS", "FAILURE", "CANCELED"} for r in found)
         return found if len(found) >= 3 and done else None
 
-    registered = dev.wait("the registration runs to finish", registrations_done)
-    assert [r["status"] for r in registered] == ["SUCCESS"] * 3, failures(dev, registered)
+    registrations = dev.wait("the registration runs to finish", registrations_done)
+    assert [r["status"] for r in registrations] == ["SUCCESS"] * 3, failures(dev, registrations)
     assert sorted(
-        tag(r, "registry/landing") or f"stack:{tag(r, 'registry/stack')}" for r in registered
+        tag(r, "registry/landing") or f"stack:{tag(r, 'registry/stack')}" for r in registrations
     ) == ["churn-clf/run-1", "churn-evals/run-1", "stack:churn-service"]
     assert runs(dev, pipelineName="landing_rejected") == []
 
