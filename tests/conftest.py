@@ -29,6 +29,21 @@ class Result:
         return json.loads(self.stdout)
 
 
+@pytest.fixture(autouse=True)
+def _private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test's manifests, inventory and landing folder in its own tmp folder,
+    never in the working tree."""
+    for name, folder in (
+        ("REGISTRY_DEPLOYMENTS", "deployments"),
+        ("REGISTRY_INVENTORY", "inventory"),
+        ("REGISTRY_LANDING", "landing"),
+        ("REGISTRY_EXPORTS", "exports"),
+    ):
+        monkeypatch.setenv(name, str(tmp_path / "state" / folder))
+    for name in ("REGISTRY_DATABASE_URL", "REGISTRY_CATALOG", "REGISTRY_ACTOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     """A SQLite registry file of this test's own."""

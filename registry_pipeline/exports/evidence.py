@@ -20,6 +20,7 @@ from typing import Any
 
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.core.stages import Stage
 from registry_pipeline.core.times import parse_instant
 from registry_pipeline.exports.snapshot import Row, Snapshot
 
@@ -83,6 +84,16 @@ class Production:
     def ref(self) -> str:
         """``stack@version``."""
         return ref(self.stack["entry"], self.stack["version"])
+
+    def summary(self) -> Row:
+        """Ref, digest, since when, and the request and ledger seq that put it there."""
+        return {
+            "ref": self.ref,
+            "digest": self.stack["digest"],
+            "since": self.holder["effective_from"],
+            "request_id": self.holder["request_id"],
+            "ledger_seq": self.holder["ledger_seq"],
+        }
 
 
 class Evidence:
@@ -218,14 +229,21 @@ class Evidence:
 
     def evals(self, entry: str, version: int) -> list[Row]:
         """Eval results of a version as evidence, one row per metric, with the suite's
-        version and digest."""
+        version and digest. ``current`` marks the latest result of each suite (latest
+        ``produced_at``, then ``recorded_at``): the one a promotion gate judges."""
+        results = self._evals.get((entry, version), [])
+        latest: dict[str, tuple[str, str, int]] = {}
+        for r in results:
+            order = (r["produced_at"], r["recorded_at"], r["eval_id"])
+            latest[r["suite"]] = max(latest.get(r["suite"], order), order)
+        digest = self.snap.version(entry, version)["digest"]
         rows = []
-        for r in self._evals.get((entry, version), []):
+        for r in results:
             suite = self.snap.version(r["suite"], r["suite_version"])
             rows.append(
                 {
                     "ref": ref(entry, version),
-                    "digest": self.snap.version(entry, version)["digest"],
+                    "digest": digest,
                     "suite": ref(r["suite"], r["suite_version"]),
                     "suite_digest": suite["digest"],
                     "metric": r["metric"],
@@ -234,6 +252,7 @@ class Evidence:
                     "recorded_at": r["recorded_at"],
                     "recorded_by": r["recorded_by"],
                     "eval_id": r["eval_id"],
+                    "current": latest[r["suite"]][2] == r["eval_id"],
                 }
             )
         return rows
@@ -282,6 +301,24 @@ class Evidence:
             components=sorted(components, key=lambda c: (c["entry"], c["version"])),
         )
 
+    def production_thresholds(self, stack: str, risk: str | None) -> list[Row]:
+        """The eval thresholds the policy demands for promoting ``stack`` (of risk class
+        ``risk``) to production, from the suites that cover it."""
+        rule = self.catalog.policy.rule_for(Stage.PRODUCTION, risk)
+        suites = set(self.catalog.suites_covering(stack)) if self.entry(stack) else set()
+        return [
+            {
+                "suite": suite,
+                "metric": t.metric,
+                "op": t.op,
+                "value": t.value,
+                "source": f"registry:catalog.policy.stages.production.evals.{suite}",
+            }
+            for suite, ts in sorted(rule.evals.items())
+            if suite in suites
+            for t in ts
+        ]
+
     def age_days(self, instant: str) -> float:
         """Days from ``instant`` to the snapshot's ledger time, to the second."""
         seconds = (self.now - parse_instant(instant)).total_seconds()
@@ -304,15 +341,7 @@ def inventory(ev: Evidence) -> dict[str, list[Row]]:
                 "owner": stack.owner if stack else None,
                 "risk_class": ev.risk_class(w.stack),
                 "targets": [t.name for t in w.targets],
-                "production": None
-                if prod is None
-                else {
-                    "ref": prod.ref,
-                    "digest": prod.stack["digest"],
-                    "since": prod.holder["effective_from"],
-                    "request_id": prod.holder["request_id"],
-                    "ledger_seq": prod.holder["ledger_seq"],
-                },
+                "production": prod.summary() if prod else None,
             }
         )
     versions: dict[str, list[Row]] = defaultdict(list)

@@ -13,18 +13,22 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlalchemy import select
 
+from registry_pipeline.catalog import catalog_from_document
+from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, NotFound
-from registry_pipeline.exports.snapshot import Snapshot, ledger_columns, take_snapshot
 from registry_pipeline.service import Registry
+from registry_pipeline.store import records, schema
+from registry_pipeline.store.engine import sqlite_path
 
 DEFAULT_ROOT = ".registry/inventory"
 DATABASE = "inventory.duckdb"
@@ -153,219 +157,254 @@ def published_seq(root: Path) -> int | None:
         return None
 
 
-def entries_table(snap: Snapshot) -> list[dict[str, Any]]:
-    """One row per catalog entry with its workloads, lineage declarations and policy facts."""
-    workloads: dict[str, list[str]] = {}
-    for w in snap.catalog.workloads.values():
-        workloads.setdefault(w.stack, []).append(w.name)
-    counts: dict[str, int] = {}
-    latest: dict[str, int] = {}
-    for v in snap.versions:
-        counts[v["entry"]] = counts.get(v["entry"], 0) + 1
-        latest[v["entry"]] = max(latest.get(v["entry"], 0), v["version"])
-    policy = snap.catalog.policy
-    rows = []
-    for name, e in sorted(snap.catalog.entries.items()):
-        rule = policy.rule_for(Stage.PRODUCTION, snap.catalog.risk_class(name))
-        rows.append(
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Raw:
+    """The store's tables as Arrow, read in one transaction, and the head they agree with."""
+
+    tables: dict[str, pa.Table]
+    head_seq: int
+    head_hash: str
+    head_time: str
+    catalog: Catalog
+    catalog_digest: str | None
+
+
+RAW_TABLES = (
+    schema.versions,
+    schema.lineage,
+    schema.evals,
+    schema.requests,
+    schema.approvals,
+    schema.gate_results,
+    schema.stage_assignments,
+    schema.ledger,
+)
+
+#: Inventory tables built in DuckDB from the raw store tables (``raw_<name>``).
+TRANSFORMS = {
+    "versions": """
+        SELECT v.entry, v.number AS version, v.digest, v.size, v.file_count, v.source,
+               CAST(v.params AS JSON) AS params,
+               coalesce(u.upstream, CAST([] AS VARCHAR[])) AS upstream, s.stage,
+               CAST(v.created_at AS TIMESTAMPTZ) AS created_at, v.created_by
+        FROM raw_versions v
+        LEFT JOIN (SELECT entry, number,
+                          list(upstream_entry || '@' || upstream_number
+                               ORDER BY upstream_entry) AS upstream
+                   FROM raw_lineage GROUP BY entry, number) u USING (entry, number)
+        LEFT JOIN (SELECT entry, number, stage FROM raw_stage_assignments
+                   WHERE effective_to IS NULL) s USING (entry, number)
+        ORDER BY v.entry, v.number
+    """,
+    "lineage_edges": """
+        SELECT entry, number AS version, upstream_entry, upstream_number AS upstream_version,
+               relation
+        FROM raw_lineage
+    """,
+    "eval_results": """
+        SELECT id AS eval_id, entry, number AS version, suite, suite_number AS suite_version,
+               unnest(map_keys(m)) AS metric, unnest(map_values(m)) AS value,
+               CAST(produced_at AS TIMESTAMPTZ) AS produced_at,
+               CAST(recorded_at AS TIMESTAMPTZ) AS recorded_at, recorded_by
+        FROM (SELECT *, CAST(CAST(metrics AS JSON) AS MAP(VARCHAR, DOUBLE)) AS m
+              FROM raw_evals)
+    """,
+    "promotion_requests": """
+        SELECT id, entry, number AS version, digest, target, requester, reason, status,
+               CAST(created_at AS TIMESTAMPTZ) AS created_at,
+               CAST(decided_at AS TIMESTAMPTZ) AS decided_at
+        FROM raw_requests
+    """,
+    "approvals": """
+        SELECT a.id, a.request_id, q.entry, q.number AS version, q.target, q.requester,
+               a.approver, a.decision, a.reason, a.digest, a.signature IS NOT NULL AS signed,
+               CAST(a.created_at AS TIMESTAMPTZ) AS created_at
+        FROM raw_approvals a JOIN raw_requests q ON q.id = a.request_id
+    """,
+    "gate_results": """
+        SELECT id, request_id, ledger_seq, CAST(evaluated_at AS TIMESTAMPTZ) AS evaluated_at,
+               name, CAST(passed AS BOOLEAN) AS passed, detail
+        FROM raw_gate_results
+    """,
+    "stage_history": """
+        SELECT s.entry, s.number AS version, s.stage,
+               CAST(s.effective_from AS TIMESTAMPTZ) AS effective_from,
+               CAST(s.effective_to AS TIMESTAMPTZ) AS effective_to,
+               s.actor, s.reason, s.cause, s.request_id, q.requester,
+               CAST(CAST(s.approved_by AS JSON) AS VARCHAR[]) AS approved_by,
+               len(CAST(CAST(s.approved_by AS JSON) AS VARCHAR[])) AS approvers, s.ledger_seq
+        FROM raw_stage_assignments s LEFT JOIN raw_requests q ON q.id = s.request_id
+        ORDER BY s.effective_from, s.id
+    """,
+    "ledger": """
+        SELECT seq, CAST(recorded_at AS TIMESTAMPTZ) AS recorded_at, actor, action, subject,
+               CAST(payload AS JSON) AS payload, prev_hash, hash
+        FROM raw_ledger ORDER BY seq
+    """,
+    "deployments": """
+        SELECT t.workload, t.target, t.manifest, t.stack, s.version, v.digest,
+               s.effective_from AS since
+        FROM workload_targets t
+        LEFT JOIN stage_history s ON s.entry = t.stack AND s.stage = 'production'
+             AND s.effective_to IS NULL
+        LEFT JOIN versions v ON v.entry = s.entry AND v.version = s.version
+    """,
+}
+
+
+def fetch_raw(registry: Registry) -> Raw:
+    """Read every store table the inventory needs as Arrow, in one read transaction.
+
+    SQLite goes through ADBC (Arrow straight from the driver); other backends through
+    SQLAlchemy. The ledger is read up to the recorded head.
+    """
+    path = sqlite_path(registry.store.url)
+    if path is not None:
+        return _fetch_sqlite(registry, path)
+    return _fetch_generic(registry)
+
+
+def _arrow_schema(table: Any) -> pa.Schema:
+    def kind(column: Any) -> pa.DataType:
+        name = type(column.type).__name__
+        if name in ("Integer", "BigInteger"):
+            return pa.int64()
+        if name == "Boolean":
+            return pa.bool_()
+        return pa.string()
+
+    return pa.schema([pa.field(c.name, kind(c)) for c in table.columns])
+
+
+def _fetch_sqlite(registry: Registry, path: Path) -> Raw:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    conn = adbc.connect(str(path))
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT seq, hash, recorded_at FROM ledger_head WHERE id = 1")
+        seq, head, head_time = cursor.fetchall()[0]
+        cursor.execute("SELECT document, digest FROM catalogs ORDER BY id DESC LIMIT 1")
+        found = cursor.fetchall()
+        tables = {}
+        # The driver infers column types from the first batch; one batch per table means
+        # a column that starts with NULLs is typed by its first value, not guessed.
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
+        for table in RAW_TABLES:
+            where = f" WHERE seq <= {int(seq)}" if table.name == "ledger" else ""
+            cursor.execute(f"SELECT * FROM {table.name}{where}")
+            tables[table.name] = cursor.fetch_arrow_table().cast(_arrow_schema(table))
+        cursor.close()
+    finally:
+        conn.close()
+    catalog = catalog_from_document(json.loads(found[0][0])) if found else Catalog(entries={})
+    return Raw(
+        tables=tables,
+        head_seq=int(seq),
+        head_hash=head,
+        head_time=head_time,
+        catalog=catalog,
+        catalog_digest=found[0][1] if found else None,
+    )
+
+
+def _fetch_generic(registry: Registry) -> Raw:
+    with registry.store.read() as conn:
+        head = records.ledger_head(conn)
+        found = records.latest_catalog(conn)
+        tables = {}
+        for table in RAW_TABLES:
+            query = select(table)
+            if table.name == "ledger":
+                query = query.where(table.c.seq <= head["seq"])
+            rows = conn.execute(query).all()
+            columns: list[Sequence[Any]] = (
+                list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
+            )
+            arrow = _arrow_schema(table)
+            tables[table.name] = pa.table(
+                {
+                    f.name: pa.array(list(col), f.type)
+                    for f, col in zip(arrow, columns, strict=True)
+                },
+                schema=arrow,
+            )
+    catalog = catalog_from_document(json.loads(found["document"])) if found else Catalog(entries={})
+    return Raw(
+        tables=tables,
+        head_seq=head["seq"],
+        head_hash=head["hash"],
+        head_time=head["recorded_at"],
+        catalog=catalog,
+        catalog_digest=found["digest"] if found else None,
+    )
+
+
+def catalog_tables(catalog: Catalog) -> dict[str, pa.Table]:
+    """The tables that come from the catalog: entries, workloads, workload targets."""
+    served: dict[str, list[str]] = {}
+    for w in catalog.workloads.values():
+        served.setdefault(w.stack, []).append(w.name)
+    entries = []
+    for name, e in sorted(catalog.entries.items()):
+        rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(name))
+        entries.append(
             {
                 "entry": name,
                 "kind": e.kind.value,
                 "owner": e.owner,
                 "description": e.description,
                 "license": e.license,
-                "risk_class": snap.catalog.risk_class(name),
+                "risk_class": catalog.risk_class(name),
                 "intended_use": e.intended_use,
                 "upstream": list(e.upstream),
                 "components": list(e.components),
                 "evaluates": list(e.evaluates),
-                "workloads": sorted(workloads.get(name, [])),
-                "versions": counts.get(name, 0),
-                "latest_version": latest.get(name),
-                "review_every_days": rule.review_every_days or DEFAULT_REVIEW_DAYS,
+                "workloads": sorted(served.get(name, [])),
+                "review_every_days": float(rule.review_every_days or DEFAULT_REVIEW_DAYS),
             }
         )
-    return rows
-
-
-def tables(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
-    """Every inventory table but the ledger, as rows."""
-    stage_history = [{**s, "approvers": len(s["approved_by"])} for s in snap.stages]
-    deployments = []
-    for w in sorted(snap.catalog.workloads.values(), key=lambda w: w.name):
-        held = snap.holder(w.stack)
-        targets = w.targets or ()
-        for target in targets or [None]:
-            deployments.append(
-                {
-                    "workload": w.name,
-                    "target": target.name if target else None,
-                    "manifest": target.manifest if target else None,
-                    "stack": w.stack,
-                    "version": held["version"] if held else None,
-                    "digest": snap.version(w.stack, held["version"])["digest"] if held else None,
-                    "since": held["effective_from"] if held else None,
-                }
-            )
+    workloads = sorted(catalog.workloads.values(), key=lambda w: w.name)
+    targets = [
+        {"workload": w.name, "stack": w.stack, "target": t.name, "manifest": t.manifest}
+        for w in workloads
+        for t in (w.targets or ())
+    ]
+    text, texts = pa.string(), pa.list_(pa.string())
     return {
-        "entries": entries_table(snap),
-        "workloads": [
-            {"workload": w.name, "stack": w.stack, "targets": [t.name for t in w.targets]}
-            for w in sorted(snap.catalog.workloads.values(), key=lambda w: w.name)
-        ],
-        "versions": [
-            {**v, "params": json.dumps(v["params"], sort_keys=True)} for v in snap.versions
-        ],
-        "lineage_edges": snap.lineage,
-        "eval_results": snap.evals,
-        "promotion_requests": snap.requests,
-        "approvals": snap.approvals,
-        "gate_results": snap.gates,
-        "stage_history": stage_history,
-        "deployments": deployments,
+        "entries": pa.Table.from_pylist(
+            entries,
+            schema=pa.schema(
+                [
+                    ("entry", text),
+                    ("kind", text),
+                    ("owner", text),
+                    ("description", text),
+                    ("license", text),
+                    ("risk_class", text),
+                    ("intended_use", text),
+                    ("upstream", texts),
+                    ("components", texts),
+                    ("evaluates", texts),
+                    ("workloads", texts),
+                    ("review_every_days", pa.float64()),
+                ]
+            ),
+        ),
+        "workloads": pa.Table.from_pylist(
+            [
+                {"workload": w.name, "stack": w.stack, "targets": [t.name for t in w.targets]}
+                for w in workloads
+            ],
+            schema=pa.schema([("workload", text), ("stack", text), ("targets", texts)]),
+        ),
+        "workload_targets": pa.Table.from_pylist(
+            targets,
+            schema=pa.schema(
+                [("workload", text), ("stack", text), ("target", text), ("manifest", text)]
+            ),
+        ),
     }
-
-
-SCHEMAS: dict[str, dict[str, pa.DataType]] = {
-    "entries": {"latest_version": pa.int64(), "review_every_days": pa.float64()},
-    "versions": {"stage": pa.string()},
-    "promotion_requests": {"decided_at": pa.string()},
-    "stage_history": {
-        "effective_to": pa.string(),
-        "request_id": pa.int64(),
-        "requester": pa.string(),
-    },
-    "deployments": {
-        "target": pa.string(),
-        "manifest": pa.string(),
-        "version": pa.int64(),
-        "digest": pa.string(),
-        "since": pa.string(),
-    },
-}
-
-EMPTY_COLUMNS: dict[str, dict[str, pa.DataType]] = {
-    "lineage_edges": {
-        "entry": pa.string(),
-        "version": pa.int64(),
-        "upstream_entry": pa.string(),
-        "upstream_version": pa.int64(),
-        "relation": pa.string(),
-    },
-    "eval_results": {
-        "eval_id": pa.int64(),
-        "entry": pa.string(),
-        "version": pa.int64(),
-        "suite": pa.string(),
-        "suite_version": pa.int64(),
-        "metric": pa.string(),
-        "value": pa.float64(),
-        "produced_at": pa.string(),
-        "recorded_at": pa.string(),
-        "recorded_by": pa.string(),
-    },
-    "promotion_requests": {
-        "id": pa.int64(),
-        "entry": pa.string(),
-        "version": pa.int64(),
-        "digest": pa.string(),
-        "target": pa.string(),
-        "requester": pa.string(),
-        "reason": pa.string(),
-        "status": pa.string(),
-        "created_at": pa.string(),
-        "decided_at": pa.string(),
-    },
-    "approvals": {
-        "id": pa.int64(),
-        "request_id": pa.int64(),
-        "approver": pa.string(),
-        "decision": pa.string(),
-        "reason": pa.string(),
-        "digest": pa.string(),
-        "created_at": pa.string(),
-        "entry": pa.string(),
-        "version": pa.int64(),
-        "target": pa.string(),
-        "requester": pa.string(),
-        "signed": pa.bool_(),
-    },
-    "gate_results": {
-        "id": pa.int64(),
-        "request_id": pa.int64(),
-        "ledger_seq": pa.int64(),
-        "evaluated_at": pa.string(),
-        "name": pa.string(),
-        "passed": pa.bool_(),
-        "detail": pa.string(),
-    },
-    "stage_history": {
-        "entry": pa.string(),
-        "version": pa.int64(),
-        "stage": pa.string(),
-        "effective_from": pa.string(),
-        "effective_to": pa.string(),
-        "actor": pa.string(),
-        "reason": pa.string(),
-        "cause": pa.string(),
-        "request_id": pa.int64(),
-        "requester": pa.string(),
-        "approved_by": pa.list_(pa.string()),
-        "ledger_seq": pa.int64(),
-        "approvers": pa.int64(),
-    },
-    "versions": {
-        "entry": pa.string(),
-        "version": pa.int64(),
-        "digest": pa.string(),
-        "size": pa.int64(),
-        "file_count": pa.int64(),
-        "source": pa.string(),
-        "params": pa.string(),
-        "upstream": pa.list_(pa.string()),
-        "stage": pa.string(),
-        "created_at": pa.string(),
-        "created_by": pa.string(),
-    },
-}
-
-
-def _arrow(name: str, rows: list[dict[str, Any]], snap: Snapshot) -> pa.Table:
-    if not rows:
-        columns = EMPTY_COLUMNS.get(name)
-        if columns is None:
-            raise ValueError(f"table {name} has no rows and no declared columns")
-        fields = [pa.field(k, t) for k, t in columns.items()]
-    else:
-        hints = SCHEMAS.get(name, {}) | EMPTY_COLUMNS.get(name, {})
-        fields = [
-            pa.field(k, hints[k])
-            if k in hints
-            else pa.field(k, pa.array([r[k] for r in rows]).type)
-            for k in rows[0]
-        ]
-    schema = pa.schema(fields)
-    columns = {f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}
-    table = pa.table(columns, schema=schema)
-    return _stamp(table, snap)
-
-
-def _stamp(table: pa.Table, snap: Snapshot) -> pa.Table:
-    n = table.num_rows
-    table = table.append_column("as_of_seq", pa.array([snap.head_seq] * n, pa.int64()))
-    return table.append_column("as_of_time", pa.array([snap.head_time] * n, pa.string()))
-
-
-def _load(db: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    casts = ", ".join(
-        f'CAST("{c}" AS TIMESTAMPTZ) AS "{c}"'
-        for c in table.column_names
-        if c in TIME_COLUMNS or c == "as_of_time"
-    )
-    db.register("incoming", table)
-    select = f"SELECT * REPLACE ({casts}) FROM incoming" if casts else "SELECT * FROM incoming"
-    db.execute(f'CREATE TABLE "{name}" AS {select}')
-    db.unregister("incoming")
 
 
 def build(registry: Registry, root: str | Path) -> Published:
@@ -375,13 +414,13 @@ def build(registry: Registry, root: str | Path) -> Published:
         raise BadInput(f"{base} exists and is not a folder; pass a folder for the inventory")
     builds = base / "builds"
     builds.mkdir(parents=True, exist_ok=True)
-    snap = take_snapshot(registry)
-    stamp = snap.head_time.replace(":", "").replace("-", "").replace(".", "")
+    raw = fetch_raw(registry)
+    stamp = raw.head_time.replace(":", "").replace("-", "").replace(".", "")
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=builds))
     try:
-        counts = _write(registry, snap, work)
+        counts = _write(raw, work)
         work.chmod(0o755)
-        final = builds / f"{snap.head_seq:012d}-{stamp}-{work.name[-6:]}"
+        final = builds / f"{raw.head_seq:012d}-{stamp}-{work.name[-6:]}"
         work.rename(final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -392,22 +431,46 @@ def build(registry: Registry, root: str | Path) -> Published:
         root=base,
         build=final,
         database=final / DATABASE,
-        as_of_seq=snap.head_seq,
-        as_of_time=snap.head_time,
+        as_of_seq=raw.head_seq,
+        as_of_time=raw.head_time,
         tables=counts,
     )
 
 
-def _write(registry: Registry, snap: Snapshot, work: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
+PUBLISHED = (
+    "entries",
+    "workloads",
+    "versions",
+    "lineage_edges",
+    "eval_results",
+    "promotion_requests",
+    "approvals",
+    "gate_results",
+    "stage_history",
+    "deployments",
+    "ledger",
+)
+
+
+def _write(raw: Raw, work: Path) -> dict[str, int]:
     db = duckdb.connect(str(work / DATABASE))
     try:
         db.execute("SET TimeZone = 'UTC'")
-        for name, rows in tables(snap).items():
-            table = _arrow(name, rows, snap)
-            _load(db, name, table)
-            counts[name] = table.num_rows
-        counts["ledger"] = _load_ledger(db, registry, snap)
+        for name, table in raw.tables.items():
+            db.register(f"raw_{name}", table)
+        small = catalog_tables(raw.catalog)
+        for name, table in small.items():
+            db.register(f"catalog_{name}", table)
+        db.execute("CREATE TEMP TABLE workload_targets AS SELECT * FROM catalog_workload_targets")
+        stamp = f"{raw.head_seq} AS as_of_seq, CAST('{raw.head_time}' AS TIMESTAMPTZ) AS as_of_time"
+        for name in ("entries", "workloads"):
+            db.execute(f'CREATE TABLE "{name}" AS SELECT *, {stamp} FROM catalog_{name}')
+        for name, body in TRANSFORMS.items():
+            db.execute(f'CREATE TABLE "{name}" AS SELECT *, {stamp} FROM ({body})')
+        for name in raw.tables:
+            db.unregister(f"raw_{name}")
+        for name in small:
+            db.unregister(f"catalog_{name}")
         for name, body in VIEWS.items():
             db.execute(f"CREATE VIEW {name} AS {body}")
         for name, body in MACROS.items():
@@ -415,47 +478,25 @@ def _write(registry: Registry, snap: Snapshot, work: Path) -> dict[str, int]:
         db.execute(
             "CREATE TABLE as_of AS SELECT ? AS ledger_seq, ? AS ledger_head, "
             "CAST(? AS TIMESTAMPTZ) AS ledger_time, ? AS catalog_digest",
-            [snap.head_seq, snap.head_hash, snap.head_time, snap.catalog_digest],
+            [raw.head_seq, raw.head_hash, raw.head_time, raw.catalog_digest],
         )
+        counts = {
+            name: int(db.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
+            for name in PUBLISHED
+        }
         parquet = work / "parquet"
-        for name in [*counts]:
+        for name in PUBLISHED:
             folder = parquet / name
             folder.mkdir(parents=True)
             db.execute(f"COPY \"{name}\" TO '{folder / 'data.parquet'}' (FORMAT PARQUET)")
         db.execute("CHECKPOINT")
     finally:
         db.close()
+    as_of = {"ledger_seq": raw.head_seq, "ledger_head": raw.head_hash, "time": raw.head_time}
     (work / "as_of.json").write_text(
-        json.dumps({**snap.as_of, "tables": counts}, indent=2, sort_keys=True) + "\n"
+        json.dumps({**as_of, "tables": counts}, indent=2, sort_keys=True) + "\n"
     )
     return counts
-
-
-def _load_ledger(db: duckdb.DuckDBPyConnection, registry: Registry, snap: Snapshot) -> int:
-    db.execute(
-        "CREATE TABLE ledger (seq BIGINT, recorded_at TIMESTAMPTZ, actor VARCHAR, "
-        "action VARCHAR, subject VARCHAR, payload JSON, prev_hash VARCHAR, hash VARCHAR, "
-        "as_of_seq BIGINT, as_of_time TIMESTAMPTZ)"
-    )
-    total = 0
-    for batch in ledger_columns(registry, up_to=snap.head_seq):
-        n = len(batch["seq"])
-        table = pa.table(
-            {
-                **{k: pa.array(v) for k, v in batch.items()},
-                "as_of_seq": pa.array([snap.head_seq] * n, pa.int64()),
-                "as_of_time": pa.array([snap.head_time] * n, pa.string()),
-            }
-        )
-        db.register("incoming", table)
-        db.execute(
-            "INSERT INTO ledger SELECT seq, CAST(recorded_at AS TIMESTAMPTZ), actor, action, "
-            "subject, CAST(payload AS JSON), prev_hash, hash, as_of_seq, "
-            "CAST(as_of_time AS TIMESTAMPTZ) FROM incoming"
-        )
-        db.unregister("incoming")
-        total += n
-    return total
 
 
 def _swap(link: Path, target: Path) -> None:
