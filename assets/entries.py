@@ -7,8 +7,9 @@ because Dagster's provenance records only the upstream's latest materialization.
 """
 
 import json
+import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
@@ -124,7 +125,7 @@ def materialize_entry(
 ) -> dg.MaterializeResult:
     """Register one version of ``entry`` and describe it as a materialization."""
     try:
-        result = _register(client, entry, wanted)
+        result = _register(client, entry, wanted, log=log)
         if result.created:
             for item in wanted.evals:
                 client.ingest_evals(f"{entry.name}@{result.version}", item.file, suite=item.suite)
@@ -135,7 +136,23 @@ def materialize_entry(
     return describe_version(client, entry, result)
 
 
-def _register(client: Registry, entry: CatalogEntry, wanted: EntryRunConfig) -> Registered:
+def _progress(log: Any) -> Callable[[int, int], None]:
+    """Hashing progress in the run log every 10 s for sources of 256 MiB and more."""
+    last = 0.0
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if total >= 256 << 20 and (now - last >= 10 or done == total):
+            last = now
+            log.info(f"hashing: {done / 2**20:,.0f} of {total / 2**20:,.0f} MiB")
+
+    return report
+
+
+def _register(
+    client: Registry, entry: CatalogEntry, wanted: EntryRunConfig, *, log: Any
+) -> Registered:
     declared = entry.components if entry.kind is EntryKind.STACK else entry.upstream
     pins = list(wanted.upstream) or _latest_pins(client, entry.name, declared)
     if entry.kind is EntryKind.STACK:
@@ -153,6 +170,7 @@ def _register(client: Registry, entry: CatalogEntry, wanted: EntryRunConfig) -> 
         upstream=pins,
         exclude=wanted.exclude,
         expected_digest=wanted.expected_digest,
+        progress=_progress(log),
     )
 
 

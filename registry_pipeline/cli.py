@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -124,6 +125,7 @@ def init(settings: Settings, catalog: str | None) -> None:
 @click.option("--config", type=click.Path(), help="YAML/JSON with `params` and `upstream`.")
 @click.option("--upstream", multiple=True, metavar="ENTRY@VERSION", help="Exact upstream.")
 @click.option("--pin", multiple=True, metavar="ENTRY@VERSION", help="Stack component pin.")
+@click.option("--rehash", is_flag=True, help="Read every file again; ignore the stat cache.")
 @pass_settings
 def register(
     settings: Settings,
@@ -132,6 +134,7 @@ def register(
     config: str | None,
     upstream: Sequence[str],
     pin: Sequence[str],
+    rehash: bool,
 ) -> None:
     """Register SOURCE (a folder or file) as a new version of ENTRY.
 
@@ -174,7 +177,10 @@ def register(
                 raise BadInput(f"config file {config!r}: upstream is a list of ENTRY@VERSION")
             params = raw_params
             pins += raw_upstream
-        result = registry.register(entry, source, params=params, upstream=pins)
+        with _progress_bar() as progress:
+            result = registry.register(
+                entry, source, params=params, upstream=pins, rehash=rehash, progress=progress
+            )
     data = {
         "entry": result.entry,
         "version": result.version,
@@ -669,14 +675,47 @@ def upgrade(settings: Settings) -> None:
       registry db upgrade
     """
     from registry_pipeline.store import Store
+    from registry_pipeline.store.engine import make_engine
 
-    applied = Store.open(settings.database, create=True).upgrade()
+    applied = Store(make_engine(settings.database), settings.database).upgrade()
     names = [f"{m.version}: {m.name}" for m in applied]
     emit(
         settings,
         {"applied": names},
         "schema is current" if not names else "applied " + "; ".join(names),
     )
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    """A bytes/rate/ETA bar on stderr for large sources, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= 64 << 20:
+            bar = tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc="hashing",
+                file=sys.stderr,
+                leave=False,
+            )
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _v(number: int | None) -> str:

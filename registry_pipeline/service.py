@@ -21,7 +21,7 @@ from registry_pipeline import signatures
 from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
 from registry_pipeline.core.cards import check_card_fields, render_markdown
 from registry_pipeline.core.catalog import Catalog
-from registry_pipeline.core.digests import digest_of_document
+from registry_pipeline.core.digests import HEX64, digest_of_document
 from registry_pipeline.core.evals import check_metrics
 from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
 from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
@@ -56,7 +56,8 @@ from registry_pipeline.errors import (
     NotFound,
     Refused,
 )
-from registry_pipeline.sources import read_source
+from registry_pipeline.hashcache import HashCache
+from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
 from registry_pipeline.store.engine import DEFAULT_URL
 
@@ -313,6 +314,8 @@ class Registry:
         upstream: Sequence[str] = (),
         exclude: Sequence[str] = (),
         expected_digest: str | None = None,
+        rehash: bool = False,
+        progress: Progress | None = None,
     ) -> Registered:
         """Register the content at ``source`` as a version of ``entry``.
 
@@ -325,6 +328,8 @@ class Registry:
             exclude: relative paths under ``source`` that are not part of the content
                 (a landing folder's manifest and completion marker).
             expected_digest: refuse (Conflict) if the content no longer has this digest.
+            rehash: read every file again instead of trusting the stat cache.
+            progress: called with (bytes done, bytes total) while hashing.
 
         Returns:
             The version; when identical content is already registered, that version.
@@ -345,7 +350,11 @@ class Registry:
             )
         pins = [parse_exact(p) for p in upstream]
         _check_pins(entry, "upstream", spec.upstream, pins)
-        manifest = read_source(source, exclude=exclude)
+        cache = HashCache(refresh=rehash)
+        try:
+            manifest = read_source(source, exclude=exclude, cache=cache, progress=progress)
+        finally:
+            cache.close()
         if expected_digest is not None and manifest.digest != expected_digest:
             raise Conflict(
                 f"{source} changed after it was seen (digest {manifest.digest[:12]}, expected "
@@ -398,6 +407,78 @@ class Registry:
             relation="pins",
         )
 
+    def import_version(
+        self,
+        entry: str,
+        *,
+        digest: str,
+        manifest: Mapping[str, Any],
+        source: str,
+        params: Mapping[str, Any],
+        origin: Mapping[str, Any],
+        size: int = 0,
+        file_count: int = 0,
+    ) -> Registered:
+        """Record a version brought from another registry (e.g. MLflow), marked imported with
+        its ``origin`` in the version and its ledger event. Importing the same content
+        again returns the existing version."""
+        check_name(entry)
+        spec = self.catalog().entry(entry)
+        if spec.kind is EntryKind.STACK:
+            raise BadInput(f"{entry} is a stack; stacks are assembled here, not imported")
+        if not HEX64.fullmatch(digest):
+            raise BadInput(f"digest for {entry} must be 64 lowercase hex characters")
+        return self._record_version(
+            entry,
+            digest,
+            manifest=manifest,
+            size=size,
+            file_count=file_count,
+            source=source,
+            params=params,
+            pins=[],
+            relation="upstream",
+            origin=origin,
+        )
+
+    def import_stage(
+        self, entry: str, version: int, *, stage: str, origin: Mapping[str, Any]
+    ) -> StageChange | None:
+        """Put an imported version in ``stage`` as its origin registry had it, recorded as an
+        import (no approvals were given here). ``None`` when it already holds the stage."""
+        target = parse_stage(stage)
+        with self.store.write(self.actor) as tx:
+            self._catalog(tx.conn).entry(entry)
+            records.version_row(tx.conn, entry, version)
+            current = records.open_assignment(tx.conn, entry, version)
+            if current is not None and current["stage"] == target:
+                return None
+            event = tx.append(
+                "stage.import",
+                f"{entry}@{version}",
+                {
+                    "entry": entry,
+                    "version": version,
+                    "stage": target,
+                    "imported": True,
+                    "origin": dict(origin),
+                },
+            )
+            change = self._move(
+                tx,
+                entry=entry,
+                number=version,
+                stage=target,
+                reason=f"imported: {origin.get('system', 'external')} had it in {target}",
+                cause="import",
+                request_id=None,
+                approved_by=[],
+                ledger_seq=event.seq,
+            )
+        if target is Stage.PRODUCTION:
+            self.write_deployments(entry)
+        return change
+
     def _record_version(
         self,
         entry: str,
@@ -410,6 +491,8 @@ class Registry:
         params: Mapping[str, Any],
         pins: Sequence[ExactRef],
         relation: str,
+        format_facts: Mapping[str, Any] | None = None,
+        origin: Mapping[str, Any] | None = None,
     ) -> Registered:
         try:
             params_json = dumps(params)
@@ -459,6 +542,8 @@ class Registry:
                     params=params_json,
                     created_at=tx.now_text,
                     created_by=self.actor,
+                    format=dumps(format_facts or {}),
+                    origin=dumps(origin) if origin is not None else None,
                 )
             )
             for up_entry, up_number in lineage:
@@ -471,19 +556,24 @@ class Registry:
                         relation=relation,
                     )
                 )
+            payload: dict[str, Any] = {
+                "entry": entry,
+                "version": number,
+                "digest": digest,
+                "size": size,
+                "files": file_count,
+                "source": source,
+                "params": json.loads(params_json),
+                relation: upstream_rows,
+            }
+            if format_facts:
+                payload["format"] = format_facts.get("format")
+            if origin is not None:
+                payload.update(imported=True, origin=origin)
             event = tx.append(
-                "version.register",
+                "version.import" if origin is not None else "version.register",
                 f"{entry}@{number}",
-                {
-                    "entry": entry,
-                    "version": number,
-                    "digest": digest,
-                    "size": size,
-                    "files": file_count,
-                    "source": source,
-                    "params": json.loads(params_json),
-                    relation: upstream_rows,
-                },
+                payload,
             )
             records.add_assignment(
                 tx.conn,
@@ -492,8 +582,8 @@ class Registry:
                 stage=Stage.CANDIDATE,
                 at=tx.now_text,
                 actor=self.actor,
-                reason="registered",
-                cause="register",
+                reason="imported" if origin is not None else "registered",
+                cause="import" if origin is not None else "register",
                 request_id=None,
                 approved_by=[],
                 ledger_seq=event.seq,

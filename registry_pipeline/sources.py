@@ -10,25 +10,54 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from registry_pipeline.core.digests import FileDigest, Manifest, build_manifest
 from registry_pipeline.errors import SourceError
+from registry_pipeline.hashcache import HashCache
 
-CHUNK = 1 << 20
+BLOCK = 8 << 20
 
 
-def read_source(source: str | Path, *, exclude: Sequence[str] = ()) -> Manifest:
+#: Called with (bytes hashed so far, total bytes to hash) as hashing progresses.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    full: Path
+    rel: str
+    info: os.stat_result
+
+
+def read_source(
+    source: str | Path,
+    *,
+    exclude: Sequence[str] = (),
+    cache: HashCache | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> Manifest:
     """Hash every file under ``source`` (a folder, or a single file) into a manifest.
+
+    Files are hashed in parallel threads (sha256 releases the GIL on large blocks); a
+    :class:`HashCache` skips files whose stat is unchanged since they were last hashed.
 
     Args:
         exclude: relative POSIX paths left out of the manifest (metadata beside the
-            content, such as a landing manifest).
+            content, such as a landing manifest); they are not read.
+        cache: the stat cache to consult and fill (``None``: read everything).
+        progress: called with (bytes done, bytes total) while hashing.
+        workers: hashing threads (default: the CPU count, at most 8).
 
     Raises:
         SourceError: the source is missing or empty, or contains an escaping symlink, a
-            special file or an unreadable file; the message names the path.
+            special file or an unreadable file, or a file changed while it was hashed; the
+            message names the path.
     """
     path = Path(source)
     try:
@@ -43,23 +72,62 @@ def read_source(source: str | Path, *, exclude: Sequence[str] = ()) -> Manifest:
         path = path.resolve()
         info = path.stat()
     if stat.S_ISREG(info.st_mode):
-        return build_manifest([_hash_file(path, path.name, path.name)])
-    if not stat.S_ISDIR(info.st_mode):
+        found = [_Found(path.resolve(), path.name, info)]
+    elif stat.S_ISDIR(info.st_mode):
+        root = path.resolve()
+        skip = set(exclude)
+        found = [f for f in _walk(root, root, "", frozenset()) if f.rel not in skip]
+        if not found:
+            raise SourceError(f"source {str(path)!r} holds no files", path=str(path))
+    else:
         raise SourceError(f"source {str(path)!r} is not a regular file or folder", path=str(path))
-    root = path.resolve()
-    skip = set(exclude)
-    files = [f for f in _walk(root, root, "", frozenset()) if f.path not in skip]
-    if not files:
-        raise SourceError(f"source {str(path)!r} holds no files", path=str(path))
-    return build_manifest(files)
+    return build_manifest(_hash_all(found, cache=cache, progress=progress, workers=workers))
 
 
-def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> list[FileDigest]:
+def _hash_all(
+    found: list[_Found], *, cache: HashCache | None, progress: Progress | None, workers: int | None
+) -> list[FileDigest]:
+    total = sum(f.info.st_size for f in found)
+    done = 0
+    lock = threading.Lock()
+
+    def advance(n: int) -> None:
+        nonlocal done
+        if progress is None:
+            return
+        with lock:
+            done += n
+            progress(done, total)
+
+    out: list[FileDigest] = []
+    todo: list[_Found] = []
+    for f in found:
+        cached = cache.get(f.full, f.info) if cache is not None else None
+        if cached is not None:
+            out.append(FileDigest(path=f.rel, size=f.info.st_size, sha256=cached))
+            advance(f.info.st_size)
+        else:
+            todo.append(f)
+    threads = max(1, min(workers or os.cpu_count() or 1, 8, len(todo) or 1))
+    order = sorted(todo, key=lambda f: -f.info.st_size)
+    if threads == 1:
+        hashed = [_hash_file(f, advance) for f in order]
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hash") as pool:
+            hashed = list(pool.map(lambda f: _hash_file(f, advance), order))
+    for f, digest in zip(order, hashed, strict=True):
+        if cache is not None:
+            cache.put(f.full, f.info, digest.sha256)
+        out.append(digest)
+    return out
+
+
+def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> list[_Found]:
     real = folder.resolve()
     if real in ancestors:
         raise SourceError(f"{prefix.rstrip('/')!r} is a symlink loop back to its own folder")
     ancestors = ancestors | {real}
-    out: list[FileDigest] = []
+    out: list[_Found] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as e:
@@ -67,8 +135,8 @@ def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> 
     for item in entries:
         rel = _relative(prefix, item.name, folder)
         full = Path(item.path)
-        mode = item.stat(follow_symlinks=False).st_mode
-        if stat.S_ISLNK(mode):
+        info = item.stat(follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode):
             target = full.resolve()
             if not target.is_relative_to(root):
                 raise SourceError(
@@ -78,12 +146,12 @@ def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> 
                 )
             if not target.exists():
                 raise SourceError(f"{rel!r} is a broken symlink", path=str(full))
-            mode = target.stat().st_mode
+            info = target.stat()
             full = target
-        if stat.S_ISDIR(mode):
+        if stat.S_ISDIR(info.st_mode):
             out += _walk(root, full, f"{rel}/", ancestors)
-        elif stat.S_ISREG(mode):
-            out.append(_hash_file(full, rel, rel))
+        elif stat.S_ISREG(info.st_mode):
+            out.append(_Found(full, rel, info))
         else:
             raise SourceError(
                 f"{rel!r} is a special file (FIFO, socket or device); only regular files "
@@ -103,15 +171,32 @@ def _relative(prefix: str, name: str, folder: Path) -> str:
     return f"{prefix}{name}"
 
 
-def _hash_file(path: Path, rel: str, shown: str) -> FileDigest:
+def _hash_file(found: _Found, advance: Callable[[int], None]) -> FileDigest:
+    digest = hashlib.sha256()
+    buffer = bytearray(BLOCK)
+    view = memoryview(buffer)
+    size = 0
     try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        with found.full.open("rb", buffering=0) as handle:
+            while True:
+                n = handle.readinto(buffer)
+                if not n:
+                    break
+                digest.update(view[:n])
+                size += n
+                advance(n)
     except PermissionError:
         raise SourceError(
-            f"{shown!r} is not readable; fix its permissions", path=str(path)
+            f"{found.rel!r} is not readable; fix its permissions", path=str(found.full)
         ) from None
     except OSError as e:
-        raise SourceError(f"{shown!r} cannot be read: {e.strerror}", path=str(path)) from e
-    return FileDigest(path=rel, size=size, sha256=digest)
+        raise SourceError(
+            f"{found.rel!r} cannot be read: {e.strerror}", path=str(found.full)
+        ) from e
+    if size != found.info.st_size:
+        raise SourceError(
+            f"{found.rel!r} changed while it was being hashed ({found.info.st_size} bytes "
+            f"listed, {size} read); register it once the writer has finished",
+            path=str(found.full),
+        )
+    return FileDigest(path=found.rel, size=size, sha256=digest.hexdigest())

@@ -38,6 +38,7 @@ def _private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("REGISTRY_INVENTORY", "inventory"),
         ("REGISTRY_LANDING", "landing"),
         ("REGISTRY_EXPORTS", "exports"),
+        ("REGISTRY_HASH_CACHE", "hash-cache.db"),
     ):
         monkeypatch.setenv(name, str(tmp_path / "state" / folder))
     for name in ("REGISTRY_DATABASE_URL", "REGISTRY_CATALOG", "REGISTRY_ACTOR"):

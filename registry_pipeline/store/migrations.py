@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from registry_pipeline.store import schema
 
@@ -22,13 +22,33 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
+LATER_TABLES = {"schema_migrations", "ab_results"}
+
+
 def _create_core_schema(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations"]
+    tables = [t for t in schema.metadata.sorted_tables if t.name not in LATER_TABLES]
     schema.metadata.create_all(conn, tables=tables)
+
+
+def _formats_origins_and_ab_results(conn: Connection) -> None:
+    """Detected artifact formats and import origins on versions; A/B test evidence."""
+    present = {c["name"] for c in inspect(conn).get_columns("versions")}
+    if "format" not in present:
+        conn.execute(text("ALTER TABLE versions ADD COLUMN format TEXT NOT NULL DEFAULT '{}'"))
+    if "origin" not in present:
+        conn.execute(text("ALTER TABLE versions ADD COLUMN origin TEXT"))
+    schema.ab_results.create(conn, checkfirst=True)
+    for index in schema.ab_results.indexes:
+        index.create(conn, checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
+    Migration(
+        version=2,
+        name="formats, origins and A/B results",
+        apply=_formats_origins_and_ab_results,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -70,6 +70,8 @@ versions = Table(
     Column("params", Text, nullable=False),
     Column("created_at", TIME, nullable=False),
     Column("created_by", String(256), nullable=False),
+    Column("format", Text, nullable=False, server_default=text("'{}'")),
+    Column("origin", Text),
     PrimaryKeyConstraint("entry", "number"),
     UniqueConstraint("entry", "digest", name="uq_versions_entry_digest"),
     ForeignKeyConstraint(["entry"], ["entries.name"]),
@@ -202,6 +204,26 @@ Index(
     postgresql_where=text("effective_to IS NULL"),
 )
 Index("ix_stage_entry_stage", stage_assignments.c.entry, stage_assignments.c.stage)
+
+ab_results = Table(
+    "ab_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment", String(200), nullable=False),
+    Column("entry", NAME, nullable=False),
+    Column("control_number", Integer, nullable=False),
+    Column("treatment_number", Integer, nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("ended_at", TIME, nullable=False),
+    Column("recorded_at", TIME, nullable=False),
+    Column("recorded_by", String(256), nullable=False),
+    UniqueConstraint("experiment", "entry", "metric", name="uq_ab_experiment_metric"),
+    ForeignKeyConstraint(["entry", "control_number"], ["versions.entry", "versions.number"]),
+    ForeignKeyConstraint(["entry", "treatment_number"], ["versions.entry", "versions.number"]),
+)
+Index("ix_ab_treatment", ab_results.c.entry, ab_results.c.treatment_number)
 
 ledger = Table(
     "ledger",

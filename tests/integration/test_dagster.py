@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import yaml
-from conftest import SUPPORT_BOT_PINS, make_ready, register_support_components
+from conftest import SUPPORT_BOT_PINS, make_ready, promote_through, register_support_components
 
 from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
 from registry_pipeline.assets.resources import RegistryResource
@@ -41,7 +41,14 @@ def estate(tmp_path: Path, db_url: str) -> dict[str, Any]:
     Registry.init(db_url, catalog=EXAMPLES, actor=ADMIN)
     landing = tmp_path / "landing"
     landing.mkdir()
-    settings = Settings(database_url=db_url, catalog=load_catalog(EXAMPLES)[0], landing=landing)
+    settings = Settings(
+        database_url=db_url,
+        catalog=load_catalog(EXAMPLES)[0],
+        landing=landing,
+        deployments=tmp_path / "deployments",
+        inventory=tmp_path / "inventory",
+        exports=tmp_path / "exports",
+    )
     return {
         "defs": build_definitions(settings),
         "landing": landing,
@@ -362,7 +369,11 @@ def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
 ) -> None:
     first = _tick(estate, "ledger_changes", instance, None)
     [request] = first.run_requests
-    assert request.asset_selection == [dg.AssetKey(["registry", "ledger"])]
+    assert request.asset_selection[:2] == [
+        dg.AssetKey(["registry", "ledger"]),
+        dg.AssetKey(["registry", "inventory"]),
+    ]
+    assert {k.path[0] for k in request.asset_selection[2:]} == {"exports"}
     assert not _tick(estate, "ledger_changes", instance, first.cursor).run_requests
     source = tmp_path / "p.txt"
     source.write_text("hello")
@@ -415,4 +426,40 @@ def test_definitions_load_from_the_environment(
     assert set(settings.catalog.entries) == set(load_catalog(EXAMPLES)[0].entries)
     shutil.rmtree(tmp_path / "landing", ignore_errors=True)
     defs = build_definitions(settings)
-    assert len(defs.resolve_asset_graph().get_all_asset_keys()) == len(settings.catalog.entries) + 1
+    derived = {"registry/ledger", "registry/inventory"} | {
+        f"exports/{f}"
+        for f in ("cyclonedx", "eu_ai_act", "iso_42001", "nist_ai_rmf", "model_cards")
+    }
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys - {f"{e.kind}/{e.name}" for e in settings.catalog.entries.values()} == derived
+
+
+def test_inventory_and_exports_materialize_with_their_checks(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    registry = register_support_components(estate["url"], tmp_path)
+    registry.register_stack("support-bot", SUPPORT_BOT_PINS)
+    make_ready(registry, "support-bot@1")
+    promote_through(estate["url"], "support-bot@1", "staging", "production")
+    defs = estate["defs"]
+    inventory_key = dg.AssetKey(["registry", "inventory"])
+    bom_key = dg.AssetKey(["exports", "cyclonedx"])
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, asset_selection=[inventory_key, bom_key], raise_on_error=False
+    )
+    assert result.success
+    events = {e.asset_key: e.materialization for e in result.get_asset_materialization_events()}
+    head = Registry.open(estate["url"]).ledger_head()
+    assert events[inventory_key].metadata["As of ledger event"].value == head["seq"]
+    assert events[bom_key].metadata["Ledger head"].value == head["hash"]
+    [bom] = events[bom_key].metadata["Files"].value
+    assert json.loads(Path(bom).read_text())["specVersion"] == "1.6"
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        "production_has_independent_approver": True,
+        "digests_are_sha256": True,
+        "entries_have_owner": True,
+        "single_holder_per_stage": True,
+        "eval_metrics_within_declared_ranges": True,
+    }
