@@ -718,6 +718,33 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
             bar.close()
 
 
+@db.command(name="copy")
+@click.option("--from", "source", required=True, metavar="URL", help="The registry to copy.")
+@click.option("--to", "target", required=True, metavar="URL", help="A new, empty database.")
+@pass_settings
+def db_copy(settings: Settings, source: str, target: str) -> None:
+    """Copy a registry to another database (e.g. SQLite to PostgreSQL), chain intact.
+
+    The copy is one transaction on the target and is verified before it commits: the
+    ledger head is identical on both sides.
+
+    \b
+    Example:
+      registry db copy --from sqlite:///.registry/registry.db \\
+          --to postgresql+psycopg2://registry@db.internal/registry
+    """
+    from registry_pipeline.store import Store
+    from registry_pipeline.store.copy import copy_registry
+
+    copied = copy_registry(Store.open(source), Store.open(target, create=True))
+    emit(
+        settings,
+        {"rows": copied.rows, "events": copied.events, "head": copied.head},
+        f"copied {sum(copied.rows.values())} rows; ledger verified: "
+        f"{copied.events} events, head {copied.head}",
+    )
+
+
 def _v(number: int | None) -> str:
     return f"v{number}" if number else "-"
 

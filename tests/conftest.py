@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,59 @@ def _private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def db_url(tmp_path: Path) -> str:
     """A SQLite registry file of this test's own."""
     return f"sqlite:///{tmp_path / 'registry.db'}"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    """A throwaway PostgreSQL cluster for the session. Without the server binaries the
+    PostgreSQL tests skip, saying how to install them; with CI=true they fail instead."""
+    from registry_pipeline.pgcluster import NoPostgres, find_bindir, running_cluster
+
+    try:
+        find_bindir()
+    except NoPostgres as e:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI needs the PostgreSQL tests: {e}")
+        pytest.skip(str(e))
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh registry database on each backend: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    return str(cluster.create_database(f"registry_{uuid.uuid4().hex[:16]}"))
+
+
+def raw_sql(url: str, *statements: str, **params: Any) -> None:
+    """Run statements (with ``:name`` bind parameters) on the registry database behind
+    the registry's back (tamper tests)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def raw_rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    """Rows of a query run directly on the registry database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(query))]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

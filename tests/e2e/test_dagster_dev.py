@@ -253,6 +253,37 @@ def tag(run: dict[str, Any], key: str) -> str | None:
 # -- fixtures ------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Where the registry and Dagster's instance live: SQLite files, or one PostgreSQL
+    server holding both (the scale-out layout of deploy/dagster-postgres.yaml)."""
+    if request.param == "sqlite":
+        return {
+            "db_url": f"sqlite:///{tmp_path / 'registry.db'}",
+            "instance": INSTANCE_YAML,
+            "env": {},
+        }
+    cluster = request.getfixturevalue("pg_cluster")
+    suffix = os.urandom(6).hex()
+    cluster.create_database(f"dagster_{suffix}")
+    return {
+        "db_url": cluster.create_database(f"registry_{suffix}"),
+        "instance": ROOT / "deploy" / "dagster-postgres.yaml",
+        "env": {
+            "DAGSTER_PG_USERNAME": cluster.user,
+            "DAGSTER_PG_PASSWORD": "trust",
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(cluster.port),
+            "DAGSTER_PG_DB": f"dagster_{suffix}",
+        },
+    }
+
+
+@pytest.fixture
+def db_url(backend: dict[str, Any]) -> str:
+    return str(backend["db_url"])
+
+
 @pytest.fixture
 def landing(tmp_path: Path) -> Path:
     folder = tmp_path / "landing"
@@ -269,7 +300,7 @@ def registry_db(run_cli: RunCli) -> None:
 
 @pytest.fixture
 def dagster_dev(
-    tmp_path: Path, db_url: str, landing: Path, registry_db: None
+    tmp_path: Path, db_url: str, landing: Path, registry_db: None, backend: dict[str, Any]
 ) -> Iterator[DagsterDev]:
     """``dagster dev`` on a free port with the sensors running, its code location loaded.
     Torn down by killing its whole process group."""
@@ -277,7 +308,7 @@ def dagster_dev(
         pytest.skip(f"{DAGSTER} not found; run the tests with the project's venv")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
+    shutil.copy(backend["instance"], home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "DAGSTER_"))}
     env.update(
         DAGSTER_HOME=str(home),
@@ -286,10 +317,14 @@ def dagster_dev(
         REGISTRY_LANDING=str(landing),
         # Deployment manifests (if the catalog names targets) stay in tmp, not in the repo.
         REGISTRY_DEPLOYMENTS=str(tmp_path / "deployments"),
+        REGISTRY_INVENTORY=str(tmp_path / "inventory"),
+        REGISTRY_EXPORTS=str(tmp_path / "exports"),
+        REGISTRY_HASH_CACHE=str(tmp_path / "hash-cache.db"),
         REGISTRY_SENSORS="running",
         REGISTRY_SENSOR_INTERVAL="2",
         DAGSTER_DISABLE_TELEMETRY="1",
         PYTHONUNBUFFERED="1",
+        **backend["env"],
     )
     port = free_port()
     log = tmp_path / "dagster-dev.log"

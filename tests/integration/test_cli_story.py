@@ -13,7 +13,6 @@ catalog that adds them under ``policy.approver_keys`` (as the admin, carol).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,8 +20,16 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import raw_rows, raw_sql
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return store_url
+
 
 CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "catalog.yaml"
 
@@ -420,19 +427,19 @@ def test_stack_goes_from_registration_through_gates_to_production_rollback_and_a
     assert "ledger ok" in ok(run_cli("audit", "verify")).stdout
 
     # ... until someone rewrites an event's payload behind the registry's back.
-    db_file = db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(db_file) as conn:
-        seq, payload = conn.execute(
-            "SELECT seq, payload FROM ledger WHERE action = 'promotion.apply' "
-            "AND subject = 'support-bot@1' ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        forged = json.loads(payload)
-        forged["approved_by"] = ["mallory@example.com"]
-        conn.execute(
-            "UPDATE ledger SET payload = ? WHERE seq = ?",
-            (json.dumps(forged, sort_keys=True, separators=(",", ":")), seq),
-        )
-    conn.close()
+    [(seq, payload)] = raw_rows(
+        db_url,
+        "SELECT seq, payload FROM ledger WHERE action = 'promotion.apply' "
+        "AND subject = 'support-bot@1' ORDER BY seq DESC LIMIT 1",
+    )
+    forged = json.loads(payload)
+    forged["approved_by"] = ["mallory@example.com"]
+    raw_sql(
+        db_url,
+        "UPDATE ledger SET payload = :payload WHERE seq = :seq",
+        payload=json.dumps(forged, sort_keys=True, separators=(",", ":")),
+        seq=seq,
+    )
     assert seq < verified["events"]
     broken = run_cli("audit", "verify")
     line = refused(broken, code=4)
@@ -536,9 +543,7 @@ def test_audit_verify_detects_a_deleted_last_event(
     register(run_cli, "bge-small", str(artifacts("bge", {"model.onnx": b"w"})))
     register(run_cli, "support-prompt", str(artifacts("prompt", {"p.txt": b"hi"})))
     events = ledger_count(run_cli)
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-        conn.execute("DELETE FROM ledger WHERE seq = ?", (events,))
-    conn.close()
+    raw_sql(db_url, f"DELETE FROM ledger WHERE seq = {events}")
     line = refused(run_cli("audit", "verify"), code=4)
     assert f"event {events}" in line
     assert "removed" in line

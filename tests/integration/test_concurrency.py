@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import raw_rows
 
 from registry_pipeline.service import Registry
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return store_url
+
 
 WORKER = Path(__file__).with_name("concurrency_worker.py")
 CATALOG = Path(__file__).parents[1] / "fixtures" / "concurrency.yaml"
@@ -49,18 +56,18 @@ def test_concurrent_writers_keep_numbers_gap_free_and_one_production_holder(
     verdict = registry.verify()
     assert verdict["ok"], verdict
 
-    _replay_production_holders(Path(db_url.removeprefix("sqlite:///")))
+    _replay_production_holders(db_url)
 
 
-def _replay_production_holders(path: Path) -> None:
+def _replay_production_holders(url: str) -> None:
     """Replay the ledger: every event that moves production must name, as the version it
     displaces, exactly the holder the replay has; stage intervals must never overlap."""
-    with sqlite3.connect(path) as conn:
-        events = conn.execute("SELECT seq, action, payload FROM ledger ORDER BY seq").fetchall()
-        intervals = conn.execute(
-            "SELECT number, effective_from, effective_to FROM stage_assignments "
-            "WHERE stage = 'production' ORDER BY effective_from, id"
-        ).fetchall()
+    events = raw_rows(url, "SELECT seq, action, payload FROM ledger ORDER BY seq")
+    intervals = raw_rows(
+        url,
+        "SELECT number, effective_from, effective_to FROM stage_assignments "
+        "WHERE stage = 'production' ORDER BY effective_from, id",
+    )
     holder: int | None = None
     moves = 0
     for seq, action, raw in events:

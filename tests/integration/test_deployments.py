@@ -14,6 +14,12 @@ from registry_pipeline.service import Registry
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return store_url
+
+
 def _manifest(root: Path) -> dict[str, Any]:
     return json.loads((root / "customer-support" / "prod-eu.json").read_text())
 

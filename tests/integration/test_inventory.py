@@ -4,7 +4,6 @@ agree with the service, atomic republishing under a concurrent reader, GE valida
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from conftest import (
     SUPPORT_BOT_PINS,
     make_ready,
     promote_through,
+    raw_sql,
     register_support_components,
 )
 
@@ -27,6 +27,13 @@ from registry_pipeline.exports.quality import validate
 from registry_pipeline.service import Registry
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return store_url
+
 
 READER = """
 import sys, time, duckdb, json
@@ -148,11 +155,11 @@ def test_auditor_views_flag_what_they_should(
         "approvals_due_for_review",
     ):
         assert inventory.query(published.root, f"SELECT * FROM {view}")[1] == [], view
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-        conn.execute(
-            "UPDATE stage_assignments SET approved_by = '[]', effective_from = "
-            "'2020-01-01T00:00:00.000000Z' WHERE stage = 'production' AND effective_to IS NULL"
-        )
+    raw_sql(
+        db_url,
+        "UPDATE stage_assignments SET approved_by = '[]', effective_from = "
+        "'2020-01-01T00:00:00.000000Z' WHERE stage = 'production' AND effective_to IS NULL",
+    )
     rebuilt = inventory.build(Registry.open(db_url), tmp_path / "inv")
     _, lonely = inventory.query(
         rebuilt.root, "SELECT entry, version FROM production_without_second_approver"
@@ -207,14 +214,12 @@ def test_great_expectations_pass_on_good_data_and_catch_bad(
         True,
     )
     registry.ingest_evals("support-lora@1", {"accuracy": 1.5}, suite="support-evals@1")
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-        conn.execute(
-            "UPDATE versions SET digest = 'not-a-digest' WHERE entry = 'kb-index' AND number = 2"
-        )
-        conn.execute(
-            "UPDATE stage_assignments SET approved_by = '[\"alice@example.com\"]' "
-            "WHERE stage = 'production' AND effective_to IS NULL"
-        )
+    raw_sql(
+        db_url,
+        "UPDATE versions SET digest = 'not-a-digest' WHERE entry = 'kb-index' AND number = 2",
+        "UPDATE stage_assignments SET approved_by = '[\"alice@example.com\"]' "
+        "WHERE stage = 'production' AND effective_to IS NULL",
+    )
     published = inventory.build(registry, tmp_path / "inv")
     outcomes = {o.name: o for o in validate(published.root, catalog)}
     assert outcomes["eval_metrics_within_declared_ranges"].passed is False

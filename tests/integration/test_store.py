@@ -6,10 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import raw_rows, raw_sql
 
-from registry_pipeline.errors import Conflict, NotFound, Refused
+from registry_pipeline.errors import BadInput, Conflict, NotFound, Refused
 from registry_pipeline.service import Registry
-from registry_pipeline.store import migrations
+from registry_pipeline.store import Store, migrations
+from registry_pipeline.store.engine import make_engine
 
 pytestmark = pytest.mark.integration
 
@@ -17,17 +19,38 @@ CATALOG = Path(__file__).parents[1] / "fixtures" / "catalog.yaml"
 ADMIN = "carol@example.com"
 
 
-def _file(db_url: str) -> Path:
-    return Path(db_url.removeprefix("sqlite:///"))
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every store test runs on SQLite and on PostgreSQL."""
+    return store_url
 
 
-def test_init_records_migrations_and_uses_wal(db_url: str) -> None:
+def test_init_records_migrations(db_url: str) -> None:
     Registry.init(db_url, catalog=CATALOG, actor=ADMIN)
-    with sqlite3.connect(_file(db_url)) as conn:
-        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    versions = [r[0] for r in raw_rows(db_url, "SELECT version FROM schema_migrations")]
     assert versions == [m.version for m in migrations.MIGRATIONS]
-    assert mode == "wal"
+
+
+def test_sqlite_registry_uses_wal(tmp_path: Path) -> None:
+    Registry.init(f"sqlite:///{tmp_path / 'wal.db'}", catalog=CATALOG, actor=ADMIN)
+    with sqlite3.connect(tmp_path / "wal.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_old_schema_is_upgraded_in_place(db_url: str) -> None:
+    Registry.init(db_url, catalog=CATALOG, actor=ADMIN)
+    raw_sql(
+        db_url,
+        "ALTER TABLE versions DROP COLUMN format",
+        "ALTER TABLE versions DROP COLUMN origin",
+        "DROP TABLE ab_results",
+        "DELETE FROM schema_migrations WHERE version = 2",
+    )
+    with pytest.raises(BadInput, match="registry db upgrade"):
+        Registry.open(db_url)
+    applied = Store(make_engine(db_url), db_url).upgrade()
+    assert [m.version for m in applied] == [2]
+    assert Registry.open(db_url).verify()["ok"]
 
 
 def test_reloading_the_same_catalog_records_nothing(db_url: str) -> None:
@@ -78,8 +101,7 @@ def test_events_removed_from_the_end_of_the_ledger_are_detected(
         source = tmp_path / f"p{i}.txt"
         source.write_text(f"prompt {i}")
         registry.register("support-prompt", source)
-    with sqlite3.connect(_file(db_url)) as conn:
-        conn.execute("DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)")
+    raw_sql(db_url, "DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)")
     verdict = registry.verify()
     assert verdict["ok"] is False
     assert verdict["broken_at"] == 4
@@ -98,10 +120,6 @@ def test_a_failed_write_leaves_no_trace(db_url: str, tmp_path: Path) -> None:
             source,
             upstream=["llama-3-8b-instruct@1", "support-tickets-2026q3@1"],
         )
-    with sqlite3.connect(_file(db_url)) as conn:
-        assert conn.execute("SELECT count(*) FROM versions").fetchone()[0] == 0
-        assert (
-            conn.execute("SELECT next_version FROM entries WHERE name='support-lora'").fetchone()[0]
-            == 1
-        )
+    assert raw_rows(db_url, "SELECT count(*) FROM versions") == [(0,)]
+    assert raw_rows(db_url, "SELECT next_version FROM entries WHERE name='support-lora'") == [(1,)]
     assert registry.verify()["events"] == before
