@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,mlflow]'
 	touch $(STAMP)
 
 ## Install (pinned), lint, type-check and run the whole test suite.
@@ -39,7 +39,7 @@ integration: $(STAMP)
 ## Re-resolve the pinned versions from pyproject.toml's ranges.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev,mlflow]'
 	{ echo "# Exact versions every install uses (pip -c). Regenerate: make lock"; \
 	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -vi '^registry-pipeline'; } > requirements.lock
 	rm -rf .venv-lock

@@ -745,6 +745,91 @@ def db_copy(settings: Settings, source: str, target: str) -> None:
     )
 
 
+@cli.group(name="import")
+def import_() -> None:
+    """Bring versions and stage holders from another model registry."""
+
+
+@import_.command(name="mlflow")
+@click.option(
+    "--tracking-uri",
+    required=True,
+    envvar="MLFLOW_TRACKING_URI",
+    metavar="URI",
+    help="MLflow tracking store, e.g. sqlite:///mlflow.db (env MLFLOW_TRACKING_URI).",
+)
+@click.option(
+    "--registry-uri",
+    default=None,
+    envvar="MLFLOW_REGISTRY_URI",
+    metavar="URI",
+    help="MLflow model registry when it is not the tracking store (env MLFLOW_REGISTRY_URI).",
+)
+@click.option(
+    "--write-catalog",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="Draft entries for the models the catalog lacks into PATH (a new file); import nothing.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="NAME",
+    help="Only this MLflow model (its MLflow name or its entry name); repeatable.",
+)
+@pass_settings
+def import_mlflow_(
+    settings: Settings,
+    tracking_uri: str,
+    registry_uri: str | None,
+    write_catalog: str | None,
+    models: Sequence[str],
+) -> None:
+    """Import MLflow registered models: their versions, then who holds staging/production.
+
+    Each model maps to the catalog entry named by its lowercased name, with characters
+    outside a-z 0-9 . _ - turned into '-'; that entry must already be in the catalog.
+    Aliases champion/production and challenger/staging name the holders and win over
+    MLflow's deprecated stages. Every ledger event is marked imported with its MLflow
+    origin. Running it again records nothing new.
+
+    \b
+    Example:
+      registry import mlflow --tracking-uri sqlite:///mlflow.db --write-catalog new.yaml
+      registry import mlflow --tracking-uri sqlite:///mlflow.db --model "Fraud Detector"
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from registry_pipeline.importers.mlflow import import_mlflow, write_catalog_snippet
+
+    registry = settings.registry()
+    selected = list(models) or None
+    if write_catalog:
+        names = write_catalog_snippet(
+            registry,
+            write_catalog,
+            tracking_uri=tracking_uri,
+            registry_uri=registry_uri,
+            models=selected,
+        )
+        emit(
+            settings,
+            {"catalog_snippet": write_catalog, "entries": names},
+            f"drafted {len(names)} entries in {write_catalog}: review them, add them to the "
+            "catalog, `registry init --catalog CATALOG`, then import again"
+            if names
+            else f"every MLflow model already has an entry; {write_catalog} drafts none",
+        )
+        return
+    report = import_mlflow(
+        registry, tracking_uri=tracking_uri, registry_uri=registry_uri, models=selected
+    )
+    for warning in report.warnings:
+        note(f"warning: {warning}")
+    emit(settings, report.to_dict(), report.summary)
+
+
 def _v(number: int | None) -> str:
     return f"v{number}" if number else "-"
 

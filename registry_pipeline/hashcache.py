@@ -31,6 +31,8 @@ class HashCache:
         every file is read again and its entry rewritten (``registry register --rehash``)."""
         self.path = cache_path(path)
         self.refresh = refresh
+        self.hits = 0
+        self.misses = 0
         self._conn: sqlite3.Connection | None = None
 
     def _open(self) -> sqlite3.Connection | None:
@@ -53,6 +55,7 @@ class HashCache:
         """The cached sha256 of ``path`` if its stat still matches, else ``None``."""
         conn = None if self.refresh else self._open()
         if conn is None:
+            self.misses += 1
             return None
         try:
             row = conn.execute(
@@ -69,7 +72,11 @@ class HashCache:
             ).fetchone()
         except sqlite3.Error:
             return None
-        return str(row[0]) if row else None
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return str(row[0])
 
     def put(self, path: Path, info: os.stat_result, sha256: str) -> None:
         """Remember ``sha256`` for ``path`` as of ``info``."""

@@ -65,6 +65,10 @@ MAX_REASON = 2000
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 STACK_FORMAT = "registry-pipeline/stack/v1"
 
+#: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
+#: process is enough (each transaction still reads which catalog is current).
+_CATALOGS: dict[str, Catalog] = {}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Registered:
@@ -298,10 +302,21 @@ class Registry:
             return self._catalog(conn)
 
     def _catalog(self, conn: Connection) -> Catalog:
-        row = records.latest_catalog(conn)
-        if row is None:
+        t = schema.catalogs
+        latest = conn.execute(select(t.c.id, t.c.digest).order_by(t.c.id.desc()).limit(1)).first()
+        if latest is None:
             return Catalog(entries={})
-        return catalog_from_document(loads(row["document"]))
+        cached = _CATALOGS.get(latest.digest)
+        if cached is None:
+            document = conn.execute(select(t.c.document).where(t.c.id == latest.id)).scalar_one()
+            cached = catalog_from_document(loads(document))
+            _CATALOGS.clear()
+            _CATALOGS[latest.digest] = cached
+        return cached
+
+    def catalog_in(self, conn: Connection) -> Catalog:
+        """The catalog as loaded in the store, read on ``conn`` (inside its transaction)."""
+        return self._catalog(conn)
 
     # -- registering ---------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from registry_pipeline.errors import SourceError
 from registry_pipeline.hashcache import HashCache
 
 BLOCK = 8 << 20
+#: Sources smaller than this are simply read: a cache lookup would cost more than it saves.
+CACHE_FROM = 16 << 20
 
 
 #: Called with (bytes hashed so far, total bytes to hash) as hashing progresses.
@@ -41,6 +43,7 @@ def read_source(
     cache: HashCache | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    cache_from: int = CACHE_FROM,
 ) -> Manifest:
     """Hash every file under ``source`` (a folder, or a single file) into a manifest.
 
@@ -53,6 +56,7 @@ def read_source(
         cache: the stat cache to consult and fill (``None``: read everything).
         progress: called with (bytes done, bytes total) while hashing.
         workers: hashing threads (default: the CPU count, at most 8).
+        cache_from: consult the cache only for sources of at least this many bytes.
 
     Raises:
         SourceError: the source is missing or empty, or contains an escaping symlink, a
@@ -81,7 +85,9 @@ def read_source(
             raise SourceError(f"source {str(path)!r} holds no files", path=str(path))
     else:
         raise SourceError(f"source {str(path)!r} is not a regular file or folder", path=str(path))
-    return build_manifest(_hash_all(found, cache=cache, progress=progress, workers=workers))
+    total = sum(f.info.st_size for f in found)
+    use = cache if total >= cache_from else None
+    return build_manifest(_hash_all(found, cache=use, progress=progress, workers=workers))
 
 
 def _hash_all(

@@ -88,7 +88,7 @@ class Snapshot:
 def take_snapshot(registry: Registry) -> Snapshot:
     """Read the whole registry (but the ledger rows) in one read transaction."""
     with registry.store.read() as conn:
-        catalog = registry._catalog(conn)
+        catalog = registry.catalog_in(conn)
         catalog_row = records.latest_catalog(conn)
         head = records.ledger_head(conn)
         return Snapshot(
