@@ -158,7 +158,13 @@ def bge_small(out: Path, rng: np.random.Generator) -> dict[str, Any]:
     _json(out / "config.json", {"architectures": ["BertModel"], "hidden_size": dim})
     _json(
         out / "1_Pooling" / "config.json",
-        {"word_embedding_dimension": dim, "pooling_mode_cls_token": True},
+        {
+            "word_embedding_dimension": dim,
+            "pooling_mode_cls_token": True,
+            "pooling_mode_mean_tokens": False,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
     )
     _tensors(
         out / "model.safetensors",
@@ -244,7 +250,7 @@ def credit_clf(out: Path, rng: np.random.Generator) -> dict[str, Any]:
     )
     _json(
         out / "config.json",
-        {"model_type": "logistic_regression", "features": ["income", "debt_ratio"]},
+        {"estimator": "logistic_regression", "features": ["income", "debt_ratio"]},
     )
     _json(
         out / "eval_results.json",

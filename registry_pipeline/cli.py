@@ -188,7 +188,12 @@ def register(
         "size": result.size,
         "files": result.file_count,
         "created": result.created,
+        "format": result.format,
+        "upstream": result.upstream,
+        "warnings": result.warnings,
     }
+    for warning in result.warnings:
+        note(f"warning: {warning}")
     if not result.created:
         note(f"{result.entry}@{result.version} already has this content; nothing new recorded")
     emit(settings, data, f"{result.entry}@{result.version} {result.digest}")

@@ -56,6 +56,7 @@ from registry_pipeline.errors import (
     NotFound,
     Refused,
 )
+from registry_pipeline.formats import Detected, detect
 from registry_pipeline.hashcache import HashCache
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
@@ -80,6 +81,9 @@ class Registered:
     size: int
     file_count: int
     created: bool
+    format: str = "files"
+    upstream: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -364,6 +368,8 @@ class Registry:
                 entry=entry,
             )
         pins = [parse_exact(p) for p in upstream]
+        detected = detect(source)
+        pins, notes = self._resolve_hints(catalog, spec.name, spec.upstream, pins, detected)
         _check_pins(entry, "upstream", spec.upstream, pins)
         cache = HashCache(refresh=rehash)
         try:
@@ -376,17 +382,123 @@ class Registry:
                 f"{expected_digest[:12]}); drop a new training output instead of editing one",
                 entry=entry,
             )
-        return self._record_version(
+        digest, document = manifest.digest, manifest.to_dict()
+        if detected.format == "provider-model":
+            # A hosted model has no weights: its identity is the pinned spec, so the same
+            # provider, model id and snapshot is the same version whatever the file says.
+            digest = str(detected.facts["digest"])
+            document = {
+                "format": "registry-pipeline/provider-model/v1",
+                "digest": digest,
+                "spec": detected.facts,
+                "files": document["files"],
+            }
+        facts = {
+            **detected.to_dict(),
+            "resolved_upstream": notes["resolved"],
+            "unresolved_upstream": notes["unresolved"],
+        }
+        result = self._record_version(
             entry,
-            manifest.digest,
-            manifest=manifest.to_dict(),
+            digest,
+            manifest=document,
             size=manifest.size,
             file_count=manifest.file_count,
             source=_describe_source(source),
             params=dict(params or {}),
             pins=pins,
             relation="upstream",
+            format_facts=facts,
         )
+        warnings = [*detected.warnings, *notes["warnings"]]
+        if result.created:
+            warnings += self._ingest_reported_evals(catalog, result, detected.evals)
+        return Registered(
+            entry=result.entry,
+            version=result.version,
+            digest=result.digest,
+            size=result.size,
+            file_count=result.file_count,
+            created=result.created,
+            format=detected.format,
+            upstream=sorted(f"{p.entry}@{p.version}" for p in pins),
+            warnings=warnings,
+        )
+
+    def _resolve_hints(
+        self,
+        catalog: Catalog,
+        entry: str,
+        declared: Sequence[str],
+        pins: list[ExactRef],
+        detected: Detected,
+    ) -> tuple[list[ExactRef], dict[str, list[Any]]]:
+        """Turn upstream hints found in the artifact (an adapter's base model, an index's
+        embedding model) into pins for declared upstream entries the caller did not pin."""
+        notes: dict[str, list[Any]] = {"resolved": [], "unresolved": [], "warnings": []}
+        pinned = {p.entry for p in pins}
+        for hint in detected.upstream:
+            name = str(hint.get("name", ""))
+            target, _, number = name.partition("@")
+            candidates = [
+                d
+                for d in declared
+                if d == target.lower()
+                or d == target.rsplit("/", 1)[-1].lower()
+                or catalog.entries[d].tags.get("hf_repo") == target
+            ]
+            if not candidates:
+                notes["unresolved"].append(hint)
+                notes["warnings"].append(
+                    f"{hint.get('from')}: {name!r} matches no upstream entry of {entry}; "
+                    "lineage recorded only from explicit pins"
+                )
+                continue
+            chosen = candidates[0]
+            if chosen in pinned:
+                continue
+            version = int(number) if number.isdigit() else None
+            if version is None:
+                version = self.latest_versions([chosen])[chosen]
+            if version is None:
+                notes["unresolved"].append(hint)
+                notes["warnings"].append(
+                    f"{hint.get('from')}: {chosen} has no version yet; register it first"
+                )
+                continue
+            pins.append(ExactRef(entry=chosen, version=version))
+            pinned.add(chosen)
+            notes["resolved"].append({**hint, "pinned": f"{chosen}@{version}"})
+        return pins, notes
+
+    def _ingest_reported_evals(
+        self, catalog: Catalog, result: Registered, evals: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """Eval results shipped inside the artifact (model-index, lm-eval) become evidence
+        when a catalog eval suite that evaluates this entry has the dataset's name."""
+        warnings = []
+        suites = {s for s in catalog.suites_covering(result.entry)}
+        for item in evals:
+            dataset = str(item.get("dataset") or item.get("task") or "")
+            suite = next((s for s in suites if s in (dataset, dataset.lower())), None)
+            version = self.latest_versions([suite])[suite] if suite else None
+            if suite is None or version is None:
+                warnings.append(
+                    f"eval results for {dataset!r} ({item.get('source')}) recorded as reported "
+                    "only: no registered eval suite of that name evaluates "
+                    f"{result.entry}"
+                )
+                continue
+            self.ingest_evals(
+                f"{result.entry}@{result.version}",
+                {
+                    "metrics": item["metrics"],
+                    "produced_at": item.get("produced_at"),
+                    "details": {"source": item.get("source"), "task": item.get("task")},
+                },
+                suite=f"{suite}@{version}",
+            )
+        return warnings
 
     def register_stack(self, stack: str, pins: Sequence[str]) -> Registered:
         """Register a stack version pinning exact versions of each of its components.
@@ -661,6 +773,8 @@ class Registry:
             "file_count": row["file_count"],
             "source": row["source"],
             "params": loads(row["params"]),
+            "format": loads(row["format"]),
+            "origin": loads(row["origin"]) if row["origin"] else None,
             "created_at": row["created_at"],
             "created_by": row["created_by"],
             "lineage": [dict(u) for u in upstream],
