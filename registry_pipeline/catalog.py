@@ -83,6 +83,7 @@ class RuleModel(_Model):
     licenses: list[str] | None = None
     max_eval_age_days: Annotated[float, Field(gt=0, le=36500)] | None = None
     review_every_days: Annotated[float, Field(gt=0, le=36500)] | None = None
+    require_ab_win: bool | None = None
 
 
 class StageModel(RuleModel):
@@ -245,6 +246,7 @@ def _override(model: RuleModel, where: str) -> RuleOverride:
         licenses=None if model.licenses is None else tuple(model.licenses),
         max_eval_age_days=model.max_eval_age_days,
         review_every_days=model.review_every_days,
+        require_ab_win=model.require_ab_win,
     )
 
 

@@ -319,6 +319,31 @@ def eval_ingest(settings: Settings, ref: str, results: str, suite: str) -> None:
     emit(settings, data, f"{ref}: {data['suite']}@{data['suite_version']} {metrics}")
 
 
+@eval_.command(name="ab")
+@click.argument("results", type=click.Path())
+@pass_settings
+def eval_ab(settings: Settings, results: str) -> None:
+    """Record an online A/B test result (JSON) as evidence on both versions it compared.
+
+    The format (experiment, entry, control_version, treatment_version, treatment_share,
+    metric, lift, confidence_interval, p_value, decision, started_at, ended_at) is
+    documented in registry_pipeline/formats/ab_tests.py. A stage whose policy sets
+    require_ab_win needs the version to have won one: decision ship, an interval clear of
+    zero, p <= 0.05.
+
+    \b
+    Example:
+      registry eval ab experiments/support-lora-rollout.json
+    """
+    data = settings.registry().ingest_ab(results)
+    emit(
+        settings,
+        data,
+        f"{data['entry']}: v{data['treatment_version']} vs v{data['control_version']} on "
+        f"{data['metric']}: lift {data['lift']:g}, {data['decision']}",
+    )
+
+
 @cli.command()
 @click.argument("ref", metavar="ENTRY@VERSION")
 @click.option("--set", "set_file", type=click.Path(), help="YAML/JSON card fields to set.")

@@ -57,6 +57,7 @@ from registry_pipeline.errors import (
     Refused,
 )
 from registry_pipeline.formats import Detected, detect
+from registry_pipeline.formats.ab_tests import parse_ab_result, read_ab_result
 from registry_pipeline.hashcache import HashCache
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
@@ -762,6 +763,7 @@ class Registry:
             upstream = records.upstream_of(conn, row["entry"], row["number"])
             evals = records.eval_results(conn, row["entry"], row["number"])
             card = records.latest_card(conn, row["entry"], row["number"])
+            ab_tests = records.ab_results(conn, row["entry"], row["number"])
         return {
             "entry": row["entry"],
             "kind": spec.kind.value,
@@ -779,6 +781,7 @@ class Registry:
             "created_by": row["created_by"],
             "lineage": [dict(u) for u in upstream],
             "evals": [_eval_dict(e) for e in evals],
+            "ab_tests": ab_tests,
             "card": dict(card.fields) if card else None,
         }
 
@@ -939,6 +942,55 @@ class Registry:
             "metrics": metrics,
             "produced_at": format_time(produced_at),
         }
+
+    def ingest_ab(self, results: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+        """Record an online A/B test result (the documented JSON format of
+        :mod:`registry_pipeline.formats.ab_tests`) as evidence on both versions it compared.
+
+        Raises:
+            BadInput: the document is malformed.
+            NotFound: the entry or either version does not exist.
+            Conflict: this experiment's result for this metric is already recorded.
+        """
+        result = (
+            read_ab_result(Path(results))
+            if isinstance(results, str | Path)
+            else parse_ab_result(results, "A/B result")
+        )
+        document = result.to_document()
+        with self.store.write(self.actor) as tx:
+            self._catalog(tx.conn).entry(result.entry)
+            for number in (result.control_version, result.treatment_version):
+                records.version_row(tx.conn, result.entry, number)
+            t = schema.ab_results
+            duplicate = tx.conn.execute(
+                select(t.c.id).where(
+                    t.c.experiment == result.experiment,
+                    t.c.entry == result.entry,
+                    t.c.metric == result.metric,
+                )
+            ).scalar()
+            if duplicate is not None:
+                raise Conflict(
+                    f"experiment {result.experiment!r} already has a {result.metric} result "
+                    f"for {result.entry}; evidence is appended, never replaced"
+                )
+            tx.conn.execute(
+                t.insert().values(
+                    experiment=result.experiment,
+                    entry=result.entry,
+                    control_number=result.control_version,
+                    treatment_number=result.treatment_version,
+                    metric=result.metric,
+                    document=dumps(document),
+                    decision=result.decision,
+                    ended_at=format_time(result.ended_at),
+                    recorded_at=tx.now_text,
+                    recorded_by=self.actor,
+                )
+            )
+            tx.append("ab.ingest", f"{result.entry}@{result.treatment_version}", document)
+        return document
 
     def set_card(self, ref: str, fields: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         """Set the model card of version ``ref`` from a mapping or a YAML/JSON file."""
@@ -1167,6 +1219,7 @@ class Registry:
             card=records.latest_card(conn, req.entry, req.version),
             component_licenses=components,
             now=now,
+            ab_results=records.ab_results(conn, req.entry, req.version),
         )
 
     @staticmethod

@@ -62,6 +62,7 @@ class StageRule:
     licenses: tuple[str, ...] | None = None
     max_eval_age_days: float | None = None
     review_every_days: float | None = None
+    require_ab_win: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +76,7 @@ class RuleOverride:
     licenses: tuple[str, ...] | None = None
     max_eval_age_days: float | None = None
     review_every_days: float | None = None
+    require_ab_win: bool | None = None
 
     def apply(self, rule: StageRule) -> StageRule:
         """``rule`` with every field this override sets replaced."""
@@ -88,6 +90,7 @@ class RuleOverride:
                 "licenses",
                 "max_eval_age_days",
                 "review_every_days",
+                "require_ab_win",
             )
             if getattr(self, name) is not None
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, StageRule
@@ -31,6 +32,11 @@ class Gate:
     EVALS = "evals"
     CARD = "model_card"
     LICENSE = "license"
+    AB_TEST = "ab_test"
+
+
+#: A/B result winning for its treatment: shipped, interval clear of zero, significant.
+AB_MAX_P_VALUE = 0.05
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +65,7 @@ class GateFacts:
     card: ModelCard | None
     component_licenses: Mapping[str, str | None]
     now: datetime
+    ab_results: Sequence[Mapping[str, Any]] = ()
 
 
 def evaluate_gates(catalog: Catalog, facts: GateFacts) -> list[GateResult]:
@@ -78,6 +85,7 @@ def evaluate_gates(catalog: Catalog, facts: GateFacts) -> list[GateResult]:
         _evals_gate(catalog, rule, facts),
         _card_gate(catalog, rule, facts),
         _license_gate(catalog, rule, facts),
+        _ab_gate(rule, facts),
     ]
 
 
@@ -243,3 +251,33 @@ def _license_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateRe
         return GateResult(name=Gate.LICENSE, passed=True, detail="nothing here needs a license")
     shown = ", ".join(f"{n}: {lic}" for n, lic in sorted(checked.items()))
     return GateResult(name=Gate.LICENSE, passed=True, detail=shown)
+
+
+def _ab_gate(rule: StageRule, facts: GateFacts) -> GateResult:
+    if not rule.require_ab_win:
+        return GateResult(name=Gate.AB_TEST, passed=True, detail="no A/B win required")
+    version = facts.request.version
+    mine = [r for r in facts.ab_results if r.get("treatment_version") == version]
+    if not mine:
+        return GateResult(
+            name=Gate.AB_TEST,
+            passed=False,
+            detail=f"no A/B result with v{version} as treatment; run an experiment first",
+        )
+    for result in mine:
+        interval = result.get("confidence_interval") or {}
+        clear = float(interval.get("low", 0)) > 0 or float(interval.get("high", 0)) < 0
+        if result.get("decision") == "ship" and clear and result["p_value"] <= AB_MAX_P_VALUE:
+            return GateResult(
+                name=Gate.AB_TEST,
+                passed=True,
+                detail=f"{result['experiment']}: {result['metric']} lift {result['lift']:g} "
+                f"[{interval['low']:g}, {interval['high']:g}], p={result['p_value']:g}, ship",
+            )
+    latest = mine[-1]
+    return GateResult(
+        name=Gate.AB_TEST,
+        passed=False,
+        detail=f"{latest['experiment']}: decision {latest['decision']}, p={latest['p_value']:g}; "
+        f"a win needs decision ship, an interval clear of zero and p <= {AB_MAX_P_VALUE:g}",
+    )

@@ -326,3 +326,20 @@ def ledger_head(conn: Connection) -> Row:
     """The recorded head of the ledger (seq, hash, recorded_at)."""
     t = schema.ledger_head
     return conn.execute(select(t).where(t.c.id == 1)).mappings().one()
+
+
+def ab_results(conn: Connection, entry: str, number: int) -> list[dict[str, Any]]:
+    """A/B test results in which a version took part (as control or treatment)."""
+    t = schema.ab_results
+    rows = conn.execute(
+        select(t)
+        .where(
+            t.c.entry == entry,
+            or_(t.c.control_number == number, t.c.treatment_number == number),
+        )
+        .order_by(t.c.id)
+    ).mappings()
+    return [
+        {**loads(r["document"]), "recorded_at": r["recorded_at"], "recorded_by": r["recorded_by"]}
+        for r in rows
+    ]

@@ -37,6 +37,7 @@ GATE_ORDER = [
     Gate.EVALS,
     Gate.CARD,
     Gate.LICENSE,
+    Gate.AB_TEST,
 ]
 
 
@@ -144,6 +145,7 @@ def make_facts(
     card: ModelCard | None = None,
     component_licenses: Mapping[str, str | None] | None = None,
     now: datetime = NOW,
+    ab_results: Sequence[Mapping[str, object]] = (),
 ) -> GateFacts:
     return GateFacts(
         request=request or make_request(),
@@ -154,6 +156,7 @@ def make_facts(
         card=card,
         component_licenses=dict(component_licenses or {}),
         now=now,
+        ab_results=list(ab_results),
     )
 
 
@@ -650,3 +653,50 @@ def test_stage_without_license_list_allows_any_license(catalog: Catalog) -> None
     result = gate(catalog, facts, Gate.LICENSE)
     assert result.passed
     assert result.detail == "any license allowed"
+
+
+# --- ab_test ------------------------------------------------------------------------------
+
+
+def ab(**changes: object) -> dict[str, object]:
+    return {
+        "experiment": "exp-1",
+        "treatment_version": 3,
+        "control_version": 2,
+        "metric": "resolution_rate",
+        "lift": 0.03,
+        "confidence_interval": {"low": 0.01, "high": 0.05},
+        "p_value": 0.01,
+        "decision": "ship",
+        **changes,
+    }
+
+
+def require_ab(catalog: Catalog) -> Catalog:
+    rule = replace(catalog.policy.stages[Stage.PRODUCTION], require_ab_win=True)
+    stages = {**catalog.policy.stages, Stage.PRODUCTION: rule}
+    return replace(catalog, policy=replace(catalog.policy, stages=stages, by_risk_class={}))
+
+
+def test_ab_gate_passes_when_no_win_is_required(catalog: Catalog) -> None:
+    assert gate(catalog, make_facts(), Gate.AB_TEST).passed
+
+
+@pytest.mark.parametrize(
+    ("results", "passed"),
+    [
+        ([], False),
+        ([ab()], True),
+        ([ab(decision="hold")], False),
+        ([ab(confidence_interval={"low": -0.01, "high": 0.05})], False),
+        ([ab(p_value=0.2)], False),
+        ([ab(treatment_version=2, control_version=3)], False),
+        ([ab(decision="rollback"), ab(experiment="exp-2")], True),
+        ([ab(lift=-0.02, confidence_interval={"low": -0.03, "high": -0.01})], True),
+    ],
+)
+def test_ab_gate_needs_a_shipped_significant_win_for_this_version(
+    catalog: Catalog, results: list[dict[str, object]], passed: bool
+) -> None:
+    facts = make_facts(request=make_request(version=3), ab_results=results)
+    assert gate(require_ab(catalog), facts, Gate.AB_TEST).passed is passed
