@@ -29,11 +29,13 @@ from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.errors import BadInput, NotFound, RegistryError
 from registry_pipeline.service import Registered, Registry
 
-CHECKS = ("evals", "model_card", "license")
+CHECKS = ("evals", "model_card", "license", "review")
 CHECK_DESCRIPTIONS = {
     "evals": "The latest version meets the production eval thresholds of the policy.",
     "model_card": "The latest version has a model card with the fields production requires.",
     "license": "The entry's license (and a stack's components') is allowed in production.",
+    "review": "The production version's approval and evals are within the policy's review "
+    "periods (review_every_days, max_eval_age_days).",
 }
 
 
@@ -278,6 +280,21 @@ def _severity(client: Registry, ref: str, check: str, passed: bool) -> dg.AssetC
 def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
     """Evaluate one entry check through the core gates, on the entry's latest version."""
     name = key.asset_key.path[-1]
+    if key.name == "review":
+        due = client.review_due(entry=name)
+        detail = "; ".join(
+            f"v{d['version']} {d['what']} {d['age_days'] or 'never'} days old "
+            f"(limit {d['limit_days']:g})"
+            for d in due
+        )
+        return dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=not due,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=detail or "nothing due for review",
+            metadata={"Due": dg.MetadataValue.json(due)},
+        )
     latest = client.latest_versions([name])[name]
     if latest is None:
         return dg.AssetCheckResult(

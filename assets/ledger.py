@@ -36,6 +36,7 @@ def build_ledger_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
             metadata={
                 "Events": dg.MetadataValue.int(verdict["events"]),
                 "Head hash": dg.MetadataValue.text(verdict["head"]),
+                "Anchor": dg.MetadataValue.text(f"{verdict['events']}:{verdict['head']}"),
                 "Verified": dg.MetadataValue.bool(True),
             },
         )

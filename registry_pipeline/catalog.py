@@ -14,10 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from registry_pipeline.core.catalog import (
+    DEFAULT_PERMISSIONS,
     Catalog,
     CatalogEntry,
     DeploymentTarget,
+    Operation,
     Policy,
+    Role,
     RuleOverride,
     StageRule,
     Workload,
@@ -98,6 +101,13 @@ class PolicyModel(_Model):
     approver_keys: dict[Person, Annotated[str, StringConstraints(max_length=512)]] = Field(
         default_factory=dict
     )
+    registrars: list[Person] = Field(default_factory=list)
+    approvers_by_workload: dict[Name, list[Person]] = Field(default_factory=dict)
+    approvers_by_risk_class: dict[Literal["high", "limited", "minimal"], list[Person]] = Field(
+        default_factory=dict
+    )
+    permissions: dict[Operation, list[Role]] = Field(default_factory=dict)
+    separate_registrant: bool = False
     stages: dict[Stage, StageModel] = Field(default_factory=dict)
 
 
@@ -308,12 +318,15 @@ def _build(model: CatalogModel, origin: Mapping[str, Path], policy_from: Path | 
                 )
             targets.append(DeploymentTarget(name=target, manifest=t.manifest))
         workloads[name] = Workload(name=name, stack=w.stack, targets=tuple(targets))
-    policy = _policy(model.policy, entries, policy_from)
+    policy = _policy(model.policy, entries, workloads, policy_from)
     return Catalog(entries=entries, workloads=workloads, policy=policy)
 
 
 def _policy(
-    model: PolicyModel | None, entries: Mapping[str, CatalogEntry], policy_from: Path | None
+    model: PolicyModel | None,
+    entries: Mapping[str, CatalogEntry],
+    workloads: Mapping[str, Workload],
+    policy_from: Path | None,
 ) -> Policy:
     if model is None:
         return Policy()
@@ -341,9 +354,22 @@ def _policy(
                     raise CatalogError(
                         f"{where}.by_risk_class.{risk}.evals: unknown eval suite {suite!r}"
                     )
+    for workload in model.approvers_by_workload:
+        if workload not in workloads:
+            raise CatalogError(
+                f"{file}: policy.approvers_by_workload: unknown workload {workload!r}"
+            )
     return Policy(
         approvers=frozenset(model.approvers),
         admins=frozenset(model.admins),
+        registrars=frozenset(model.registrars),
+        approvers_by_workload={w: frozenset(p) for w, p in model.approvers_by_workload.items()},
+        approvers_by_risk_class={r: frozenset(p) for r, p in model.approvers_by_risk_class.items()},
+        permissions={
+            **DEFAULT_PERMISSIONS,
+            **{o: frozenset(r) for o, r in model.permissions.items()},
+        },
+        separate_registrant=model.separate_registrant,
         stages=stages,
         by_risk_class=by_risk,
         approver_keys=dict(model.approver_keys),

@@ -570,15 +570,19 @@ def audit() -> None:
 
 
 @audit.command()
+@click.option("--anchor", default=None, metavar="SEQ:HASH", help="An anchor taken earlier.")
 @pass_settings
-def verify(settings: Settings) -> None:
+def verify(settings: Settings, anchor: str | None) -> None:
     """Recompute the ledger's hash chain; exit 4 naming the first broken event.
+
+    With --anchor (from `registry audit anchor`, kept outside the registry), also prove the
+    history up to that anchor was not rewritten.
 
     \b
     Example:
-      registry audit verify
+      registry audit verify --anchor 1207:5f1c...e9
     """
-    data = settings.registry().verify()
+    data = settings.registry().verify(anchor=anchor)
     if data["ok"]:
         emit(settings, data, f"ledger ok: {data['events']} events, head {data['head']}")
         return
@@ -664,6 +668,59 @@ def _text(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value)
     return str(value)
+
+
+@audit.command(name="anchor")
+@pass_settings
+def audit_anchor(settings: Settings) -> None:
+    """Print the ledger head as SEQ:HASH; keep it outside the registry (a ticket, a signed
+    mail, a transparency log) to prove later that history was not rewritten.
+
+    \b
+    Example:
+      registry audit anchor >> anchors.txt
+    """
+    data = settings.registry().anchor()
+    emit(settings, data, data["anchor"])
+
+
+@cli.group()
+def review() -> None:
+    """Review cycles: approvals and evals that have outlived the policy."""
+
+
+@review.command(name="due")
+@pass_settings
+def review_due(settings: Settings) -> None:
+    """List production versions whose approval or evals are due for review.
+
+    Approvals older than the policy's review_every_days and evals older than
+    max_eval_age_days; the gates refuse new promotions resting on such evidence.
+
+    \b
+    Example:
+      registry review due
+    """
+    rows = settings.registry().review_due()
+
+    def text() -> str:
+        if not rows:
+            return "nothing is due for review"
+        header = ("ENTRY", "VERSION", "DUE", "AGE (DAYS)", "LIMIT", "SINCE")
+        body = [
+            (
+                r["entry"],
+                f"v{r['version']}",
+                r["what"],
+                _text(r["age_days"]) or "never",
+                f"{r['limit_days']:g}",
+                r["since"] or "-",
+            )
+            for r in rows
+        ]
+        return _table(header, body)
+
+    emit(settings, {"due": rows}, text)
 
 
 @cli.group()

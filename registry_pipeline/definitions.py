@@ -44,6 +44,7 @@ from registry_pipeline.exports.inventory import inventory_root
 from registry_pipeline.landing import landing_root
 from registry_pipeline.sensors.gates import build_gate_sensor
 from registry_pipeline.sensors.ledger import build_ledger_sensor
+from registry_pipeline.sensors.review import build_review_sensor
 from registry_pipeline.sensors.stacks import build_stack_sensor
 from registry_pipeline.sensors.training import ENTRY_JOB, build_training_sensor
 from registry_pipeline.service import Registry
@@ -142,6 +143,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             build_gate_sensor(job=apply_promotion, default_status=status, interval=every),
             build_ledger_sensor(derived, default_status=status, interval=every * 3),
+            build_review_sensor(catalog, default_status=status),
         ],
         resources={
             "registry": RegistryResource(

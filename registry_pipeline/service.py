@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +20,12 @@ from sqlalchemy import Connection, func, select
 from registry_pipeline import signatures
 from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
 from registry_pipeline.core.cards import check_card_fields, render_markdown
-from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
 from registry_pipeline.core.evals import check_metrics
 from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
 from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
-from registry_pipeline.core.ledger import verify_chain
+from registry_pipeline.core.ledger import LedgerEvent, verify_chain
 from registry_pipeline.core.promotion import (
     Decision,
     PromotionRequest,
@@ -40,7 +40,7 @@ from registry_pipeline.core.stages import (
     parse_stage,
     transition_problem,
 )
-from registry_pipeline.core.times import format_time, parse_instant
+from registry_pipeline.core.times import format_time, parse_instant, parse_stored
 from registry_pipeline.deployments import (
     deployments_root,
     manifest_document,
@@ -305,6 +305,19 @@ class Registry:
         """The catalog currently loaded in the store."""
         with self.store.read() as conn:
             return self._catalog(conn)
+
+    def _require(self, catalog: Catalog, operation: Operation, entry: str) -> None:
+        """Refuse unless the actor holds a role that ``policy.permissions`` allows."""
+        if catalog.permits(self.actor, operation, entry):
+            return
+        allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
+        held = catalog.roles(self.actor, entry)
+        raise Refused(
+            f"{self.actor} may not {operation} for {entry}: that needs "
+            f"{' or '.join(sorted(allowed))} (policy.permissions.{operation}); "
+            f"{self.actor} is {', '.join(sorted(held)) or 'not named in the policy or catalog'}",
+            entry=entry,
+        )
 
     def _catalog(self, conn: Connection) -> Catalog:
         t = schema.catalogs
@@ -576,7 +589,7 @@ class Registry:
         import (no approvals were given here). ``None`` when it already holds the stage."""
         target = parse_stage(stage)
         with self.store.write(self.actor) as tx:
-            self._catalog(tx.conn).entry(entry)
+            self._require(self._catalog(tx.conn), Operation.IMPORT, entry)
             records.version_row(tx.conn, entry, version)
             current = records.open_assignment(tx.conn, entry, version)
             if current is not None and current["stage"] == target:
@@ -628,6 +641,11 @@ class Registry:
             raise BadInput(f"training config for {entry} is not JSON-serialisable: {e}") from e
         lineage = sorted((p.entry, p.version) for p in pins)
         with self.store.write(self.actor) as tx:
+            self._require(
+                self._catalog(tx.conn),
+                Operation.IMPORT if origin is not None else Operation.REGISTER,
+                entry,
+            )
             existing = records.version_by_digest(tx.conn, entry, digest)
             if existing is not None:
                 known = sorted(
@@ -893,7 +911,7 @@ class Registry:
         produced = parse_instant(str(produced_raw), what="produced_at") if produced_raw else None
         with self.store.write(self.actor) as tx:
             catalog = self._catalog(tx.conn)
-            catalog.entry(target.entry)
+            self._require(catalog, Operation.EVIDENCE, target.entry)
             suite_spec = catalog.entry(suite_ref.entry)
             if suite_spec.kind is not EntryKind.EVAL_SUITE:
                 raise BadInput(f"--suite {suite}: {suite_ref.entry} is a {suite_spec.kind}")
@@ -959,7 +977,7 @@ class Registry:
         )
         document = result.to_document()
         with self.store.write(self.actor) as tx:
-            self._catalog(tx.conn).entry(result.entry)
+            self._require(self._catalog(tx.conn), Operation.EVIDENCE, result.entry)
             for number in (result.control_version, result.treatment_version):
                 records.version_row(tx.conn, result.entry, number)
             t = schema.ab_results
@@ -1000,7 +1018,7 @@ class Registry:
         )
         clean = check_card_fields(document)
         with self.store.write(self.actor) as tx:
-            self._catalog(tx.conn).entry(target.entry)
+            self._require(self._catalog(tx.conn), Operation.EVIDENCE, target.entry)
             records.version_row(tx.conn, target.entry, target.version)
             stored = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
             tx.conn.execute(
@@ -1070,7 +1088,7 @@ class Registry:
         stage = parse_stage(to)
         why = check_reason(reason)
         with self.store.write(self.actor) as tx:
-            self._catalog(tx.conn).entry(target.entry)
+            self._require(self._catalog(tx.conn), Operation.REQUEST, target.entry)
             row = records.version_row(tx.conn, target.entry, target.version)
             current = records.open_assignment(tx.conn, target.entry, target.version)
             assert current is not None
@@ -1140,14 +1158,14 @@ class Registry:
         why = check_reason(reason)
         private = signatures.load_private(Path(key)) if key is not None else None
         with self.store.write(self.actor) as tx:
-            policy = self._catalog(tx.conn).policy
+            catalog = self._catalog(tx.conn)
             req = records.request(tx.conn, request_id, lock=True)
             if req.status is not RequestStatus.PENDING:
                 raise Conflict(f"request {request_id} is already {req.status}")
-            if not policy.may_approve(self.actor):
+            if not catalog.may_approve(self.actor, req.entry):
                 raise Refused(
-                    f"{self.actor} is not an approver in the policy and cannot {decision} "
-                    f"request {request_id}"
+                    f"{self.actor} is not an approver of {req.entry} in the policy and cannot "
+                    f"{decision} request {request_id}"
                 )
             if decision is Decision.APPROVE and self.actor == req.requester:
                 raise Refused(
@@ -1155,6 +1173,15 @@ class Registry:
                     "cannot approve it; another approver must"
                 )
             version = records.version_row(tx.conn, req.entry, req.version)
+            if (
+                decision is Decision.APPROVE
+                and catalog.policy.separate_registrant
+                and self.actor == version["created_by"]
+            ):
+                raise Refused(
+                    f"{self.actor} registered {req.entry}@{req.version} and cannot approve it "
+                    "(policy.separate_registrant); another approver must"
+                )
             if version["digest"] != req.digest:
                 raise Conflict(f"request {request_id}'s version content changed; open a new one")
             if any(a["approver"] == self.actor for a in records.approval_rows(tx.conn, request_id)):
@@ -1211,6 +1238,7 @@ class Registry:
             for up in records.upstream_of(conn, req.entry, req.version):
                 components[up["entry"]] = catalog.entry(up["entry"]).license
         return GateFacts(
+            registrant=version["created_by"],
             request=req,
             current_stage=Stage(current["stage"]),
             version_digest=version["digest"],
@@ -1317,6 +1345,7 @@ class Registry:
         with self.store.write(self.actor) as tx:
             catalog = self._catalog(tx.conn)
             req = records.request(tx.conn, request_id, lock=True)
+            self._require(catalog, Operation.APPLY, req.entry)
             results = evaluate_gates(catalog, self._facts(tx.conn, catalog, req, tx.now))
             failed = blocking(results)
             if not failed:
@@ -1454,12 +1483,8 @@ class Registry:
             raise BadInput(f"rollback works on staging or production, not {target}")
         with self.store.write(self.actor) as tx:
             catalog = self._catalog(tx.conn)
-            spec = catalog.entry(entry)
-            if not (catalog.policy.may_approve(self.actor) or self.actor == spec.owner):
-                raise Refused(
-                    f"{self.actor} may not roll back {entry}; approvers, admins and the owner "
-                    f"({spec.owner}) may"
-                )
+            catalog.entry(entry)
+            self._require(catalog, Operation.ROLLBACK, entry)
             held = records.holder(tx.conn, entry, target)
             if held is None:
                 raise NotFound(f"no version of {entry} is in {target}; nothing to roll back")
@@ -1650,14 +1675,97 @@ class Registry:
             for r in rows
         ]
 
-    def verify(self) -> dict[str, Any]:
-        """Recompute the ledger chain and compare it with the recorded head.
+    def review_due(self, *, entry: str | None = None) -> list[dict[str, Any]]:
+        """Production versions whose approval is older than the policy's
+        ``review_every_days`` or whose newest required evals are older than
+        ``max_eval_age_days``: what needs a fresh review or a fresh eval run."""
+        now = datetime.now(UTC)
+        due: list[dict[str, Any]] = []
+        t = schema.stage_assignments
+        with self.store.read() as conn:
+            catalog = self._catalog(conn)
+            query = select(t).where(t.c.stage == Stage.PRODUCTION, t.c.effective_to.is_(None))
+            if entry is not None:
+                query = query.where(t.c.entry == entry)
+            for held in conn.execute(query.order_by(t.c.entry)).mappings():
+                name, number = held["entry"], held["number"]
+                if name not in catalog.entries:
+                    continue
+                rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(name))
+                approved = parse_stored(held["effective_from"])
+                if held["request_id"] is not None:
+                    stamps = [
+                        r["created_at"]
+                        for r in records.approval_rows(conn, held["request_id"])
+                        if r["decision"] == Decision.APPROVE
+                    ]
+                    approved = parse_stored(max(stamps)) if stamps else approved
+                if rule.review_every_days is not None:
+                    age = (now - approved).total_seconds() / 86400
+                    if age > rule.review_every_days:
+                        due.append(
+                            {
+                                "entry": name,
+                                "version": number,
+                                "what": "approval",
+                                "age_days": round(age, 1),
+                                "limit_days": rule.review_every_days,
+                                "since": format_time(approved),
+                            }
+                        )
+                if rule.max_eval_age_days is not None and rule.evals:
+                    suites = set(catalog.suites_covering(name)) & set(rule.evals)
+                    produced = [
+                        e.produced_at
+                        for e in records.eval_results(conn, name, number)
+                        if e.suite in suites
+                    ]
+                    newest = max(produced) if produced else None
+                    eval_age = (now - newest).total_seconds() / 86400 if newest else None
+                    if suites and (eval_age is None or eval_age > rule.max_eval_age_days):
+                        due.append(
+                            {
+                                "entry": name,
+                                "version": number,
+                                "what": "evals",
+                                "age_days": None if eval_age is None else round(eval_age, 1),
+                                "limit_days": rule.max_eval_age_days,
+                                "since": format_time(newest) if newest else None,
+                            }
+                        )
+        return due
+
+    def anchor(self) -> dict[str, Any]:
+        """The ledger head as an anchor to keep outside the registry: ``{seq, hash, anchor}``
+        where ``anchor`` is ``SEQ:HASH`` for ``registry audit verify --anchor``."""
+        head = self.ledger_head()
+        return {**head, "anchor": f"{head['seq']}:{head['hash']}"}
+
+    def verify(self, *, anchor: str | None = None) -> dict[str, Any]:
+        """Recompute the ledger chain and compare it with the recorded head, and with an
+        anchor taken earlier (``SEQ:HASH`` or ``HASH``) when given.
+
+        A chain that verifies but no longer holds the anchor's hash was rewritten (and
+        rehashed) after the anchor was taken.
 
         Returns:
             ``{ok, events, head, broken_at, problem}``; ``broken_at`` is the first bad seq.
+
+        Raises:
+            BadInput: the anchor is malformed.
         """
+        wanted_seq, wanted_hash = _parse_anchor(anchor) if anchor else (None, None)
+        found_at: int | None = None
         with self.store.read() as conn:
-            result = verify_chain(records.ledger_events(conn))
+
+            def watch() -> Iterator[LedgerEvent]:
+                nonlocal found_at
+                for event in records.ledger_events(conn):
+                    if event.hash == wanted_hash and found_at is None:
+                        found_at = event.seq
+                    yield event
+
+            result = verify_chain(watch())
             recorded = records.ledger_head(conn)
         out = {
             "ok": result.ok,
@@ -1676,7 +1784,27 @@ class Registry:
                     "events were removed from the end or the head was rewritten"
                 ),
             )
+        if wanted_hash is not None:
+            out["anchor"] = {"seq": wanted_seq, "hash": wanted_hash, "found_at": found_at}
+            if out["ok"] and (found_at is None or (wanted_seq and found_at != wanted_seq)):
+                out.update(
+                    ok=False,
+                    broken_at=wanted_seq,
+                    problem=(
+                        f"the anchor {wanted_hash[:12]} (event {wanted_seq or '?'}) is not in "
+                        "the chain: history up to the anchor was rewritten"
+                    ),
+                )
         return out
+
+
+def _parse_anchor(text: str) -> tuple[int | None, str]:
+    seq, _, digest = text.strip().rpartition(":")
+    if not HEX64.fullmatch(digest) or (seq and not seq.isdigit()):
+        raise BadInput(
+            f"invalid anchor {text!r}: use SEQ:HASH as printed by `registry audit anchor`"
+        )
+    return (int(seq) if seq else None), digest
 
 
 def _store_gates(tx: Tx, request_id: int, results: Sequence[GateResult], seq: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from registry_pipeline.core.evals import Threshold
 from registry_pipeline.core.kinds import EntryKind
@@ -97,12 +98,56 @@ class RuleOverride:
         return replace(rule, **changes)
 
 
+class Role(StrEnum):
+    """What someone is to an entry, from the policy and the catalog."""
+
+    OWNER = "owner"
+    APPROVER = "approver"
+    ADMIN = "admin"
+    REGISTRAR = "registrar"
+
+
+class Operation(StrEnum):
+    """The mutating operations the policy's permissions govern."""
+
+    CATALOG = "catalog"
+    REGISTER = "register"
+    EVIDENCE = "evidence"
+    REQUEST = "request"
+    APPROVE = "approve"
+    APPLY = "apply"
+    ROLLBACK = "rollback"
+    IMPORT = "import"
+
+
+#: Who may do what unless ``policy.permissions`` says otherwise. Anyone holding no role is a
+#: stranger and may do nothing; separation of duties (a requester never approves, and with
+#: ``separate_registrant`` a registrant never approves) applies on top.
+DEFAULT_PERMISSIONS: Mapping[Operation, frozenset[Role]] = {
+    Operation.CATALOG: frozenset({Role.ADMIN}),
+    Operation.REGISTER: frozenset({Role.OWNER, Role.APPROVER, Role.ADMIN, Role.REGISTRAR}),
+    Operation.EVIDENCE: frozenset({Role.OWNER, Role.APPROVER, Role.ADMIN, Role.REGISTRAR}),
+    Operation.REQUEST: frozenset({Role.OWNER, Role.APPROVER, Role.ADMIN, Role.REGISTRAR}),
+    Operation.APPROVE: frozenset({Role.APPROVER, Role.ADMIN}),
+    Operation.APPLY: frozenset({Role.OWNER, Role.APPROVER, Role.ADMIN, Role.REGISTRAR}),
+    Operation.ROLLBACK: frozenset({Role.OWNER, Role.APPROVER, Role.ADMIN}),
+    Operation.IMPORT: frozenset({Role.ADMIN, Role.REGISTRAR}),
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """Who may approve and what each target stage needs."""
+    """Who may do what and what each target stage needs."""
 
     approvers: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
+    registrars: frozenset[str] = frozenset()
+    approvers_by_workload: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    approvers_by_risk_class: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    permissions: Mapping[Operation, frozenset[Role]] = field(
+        default_factory=lambda: dict(DEFAULT_PERMISSIONS)
+    )
+    separate_registrant: bool = False
     stages: Mapping[Stage, StageRule] = field(default_factory=dict)
     by_risk_class: Mapping[Stage, Mapping[str, RuleOverride]] = field(default_factory=dict)
     approver_keys: Mapping[str, str] = field(default_factory=dict)
@@ -117,7 +162,8 @@ class Policy:
         return override.apply(rule) if override else rule
 
     def may_approve(self, actor: str) -> bool:
-        """Approvers and admins may approve."""
+        """Global approvers and admins may approve anything (scoped approvers: see
+        :meth:`Catalog.roles`)."""
         return actor in self.approvers or actor in self.admins
 
 
@@ -161,6 +207,54 @@ class Catalog:
             classes += [self.entries[c].risk_class for c in entry.components]
         ranked = [c for c in RISK_CLASSES if c in classes]
         return ranked[0] if ranked else None
+
+    def workloads_of(self, name: str) -> frozenset[str]:
+        """Workloads whose stack contains ``name``: its components, their upstream all the
+        way down, and the suites that evaluate them."""
+        found = set()
+        for workload in self.workloads.values():
+            seen: set[str] = set()
+            todo = [workload.stack]
+            while todo:
+                current = todo.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                entry = self.entries[current]
+                todo += [*entry.components, *entry.upstream]
+                todo += [s.name for s in self.entries.values() if current in s.evaluates]
+            if name in seen:
+                found.add(workload.name)
+        return frozenset(found)
+
+    def roles(self, actor: str, name: str) -> frozenset[Role]:
+        """``actor``'s roles for entry ``name``."""
+        policy = self.policy
+        entry = self.entry(name)
+        roles = set()
+        if actor == entry.owner:
+            roles.add(Role.OWNER)
+        if actor in policy.admins:
+            roles.add(Role.ADMIN)
+        if actor in policy.registrars:
+            roles.add(Role.REGISTRAR)
+        scoped = actor in policy.approvers or any(
+            actor in policy.approvers_by_workload.get(w, frozenset())
+            for w in self.workloads_of(name)
+        )
+        risk = self.risk_class(name)
+        if scoped or (risk and actor in policy.approvers_by_risk_class.get(risk, frozenset())):
+            roles.add(Role.APPROVER)
+        return frozenset(roles)
+
+    def permits(self, actor: str, operation: Operation, name: str) -> bool:
+        """True when one of ``actor``'s roles for ``name`` may perform ``operation``."""
+        allowed = self.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
+        return bool(self.roles(actor, name) & allowed)
+
+    def may_approve(self, actor: str, name: str) -> bool:
+        """True when ``actor`` may approve promotions of entry ``name``."""
+        return self.permits(actor, Operation.APPROVE, name)
 
     def suites_covering(self, name: str) -> tuple[str, ...]:
         """Eval suites that evaluate entry ``name``: suites listing it under ``evaluates``,

@@ -66,6 +66,7 @@ class GateFacts:
     component_licenses: Mapping[str, str | None]
     now: datetime
     ab_results: Sequence[Mapping[str, Any]] = ()
+    registrant: str = ""
 
 
 def evaluate_gates(catalog: Catalog, facts: GateFacts) -> list[GateResult]:
@@ -130,10 +131,18 @@ def _approvals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> Gate
     counted: set[str] = set()
     notes: list[str] = []
     for approval in facts.approvals:
+        age = facts.now - approval.created_at
         if approval.approver == request.requester:
             notes.append(f"{approval.approver} requested it and cannot approve it")
-        elif not policy.may_approve(approval.approver):
-            notes.append(f"{approval.approver} is not an approver in the policy")
+        elif not catalog.may_approve(approval.approver, request.entry):
+            notes.append(f"{approval.approver} is not an approver of {request.entry}")
+        elif policy.separate_registrant and approval.approver == facts.registrant:
+            notes.append(f"{approval.approver} registered this version and cannot approve it")
+        elif rule.review_every_days is not None and age > timedelta(days=rule.review_every_days):
+            notes.append(
+                f"{approval.approver}'s approval is {age.days} days old "
+                f"(valid {rule.review_every_days:g}); approve again"
+            )
         elif approval.digest != facts.version_digest:
             notes.append(f"{approval.approver} approved other content (digest changed)")
         elif rule.signed_approvals and approval.signature_valid is not True:
