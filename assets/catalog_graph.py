@@ -31,27 +31,9 @@ def group_name(text: str) -> str:
 def groups(catalog: Catalog) -> dict[str, str]:
     """Entry -> group: the workload whose stack (components and their upstream, all the
     way down) contains the entry; ``shared`` if several do; ``catalog`` if none."""
-    members: dict[str, set[str]] = {}
-    evaluated_by: dict[str, list[str]] = {}
-    for suite in catalog.entries.values():
-        for target in suite.evaluates:
-            evaluated_by.setdefault(target, []).append(suite.name)
-    for workload in catalog.workloads.values():
-        seen: set[str] = set()
-        todo = [workload.stack]
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            entry = catalog.entries[name]
-            todo += [*entry.components, *entry.upstream]
-            todo += evaluated_by.get(name, [])
-        for name in seen:
-            members.setdefault(name, set()).add(workload.name)
     out: dict[str, str] = {}
     for name in catalog.entries:
-        owners = members.get(name, set())
+        owners = catalog.workloads_of(name)
         if len(owners) == 1:
             out[name] = group_name(next(iter(owners)))
         else:

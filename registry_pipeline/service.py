@@ -1424,9 +1424,9 @@ class Registry:
             held = records.holder(tx.conn, entry, stage)
             if held is not None and held["number"] != number:
                 previous = held["number"]
-                records.close_assignment(tx.conn, held["id"], tx.now_text)
-                records.add_assignment(
+                records.reassign(
                     tx.conn,
+                    held["id"],
                     entry=entry,
                     number=held["number"],
                     stage=DISPLACED_TO[stage],
@@ -1440,9 +1440,9 @@ class Registry:
                 )
         current = records.open_assignment(tx.conn, entry, number)
         assert current is not None
-        records.close_assignment(tx.conn, current["id"], tx.now_text)
-        records.add_assignment(
+        records.reassign(
             tx.conn,
+            current["id"],
             entry=entry,
             number=number,
             stage=stage,
@@ -1524,9 +1524,9 @@ class Registry:
                     "approved_by": approvers,
                 },
             )
-            records.close_assignment(tx.conn, held["id"], tx.now_text)
-            records.add_assignment(
+            records.reassign(
                 tx.conn,
+                held["id"],
                 entry=entry,
                 number=held["number"],
                 stage=DISPLACED_TO[target],
@@ -1540,9 +1540,9 @@ class Registry:
             )
             current = records.open_assignment(tx.conn, entry, restored)
             assert current is not None
-            records.close_assignment(tx.conn, current["id"], tx.now_text)
-            records.add_assignment(
+            records.reassign(
                 tx.conn,
+                current["id"],
                 entry=entry,
                 number=restored,
                 stage=target,

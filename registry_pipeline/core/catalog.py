@@ -174,6 +174,9 @@ class Catalog:
     entries: Mapping[str, CatalogEntry]
     workloads: Mapping[str, Workload] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
+    _membership: dict[str, frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def entry(self, name: str) -> CatalogEntry:
         """The entry called ``name``.
@@ -211,21 +214,27 @@ class Catalog:
     def workloads_of(self, name: str) -> frozenset[str]:
         """Workloads whose stack contains ``name``: its components, their upstream all the
         way down, and the suites that evaluate them."""
-        found = set()
-        for workload in self.workloads.values():
-            seen: set[str] = set()
-            todo = [workload.stack]
-            while todo:
-                current = todo.pop()
-                if current in seen:
-                    continue
-                seen.add(current)
-                entry = self.entries[current]
-                todo += [*entry.components, *entry.upstream]
-                todo += [s.name for s in self.entries.values() if current in s.evaluates]
-            if name in seen:
-                found.add(workload.name)
-        return frozenset(found)
+        if not self._membership:
+            evaluated_by: dict[str, list[str]] = {}
+            for suite in self.entries.values():
+                for target in suite.evaluates:
+                    evaluated_by.setdefault(target, []).append(suite.name)
+            members: dict[str, set[str]] = {}
+            for workload in self.workloads.values():
+                seen: set[str] = set()
+                todo = [workload.stack]
+                while todo:
+                    current = todo.pop()
+                    if current in seen:
+                        continue
+                    seen.add(current)
+                    entry = self.entries[current]
+                    todo += [*entry.components, *entry.upstream, *evaluated_by.get(current, [])]
+                for member in seen:
+                    members.setdefault(member, set()).add(workload.name)
+            self._membership.update({k: frozenset(v) for k, v in members.items()})
+            self._membership.setdefault("", frozenset())
+        return self._membership.get(name, frozenset())
 
     def roles(self, actor: str, name: str) -> frozenset[Role]:
         """``actor``'s roles for entry ``name``."""

@@ -145,6 +145,38 @@ def add_assignment(
     )
 
 
+def reassign(
+    conn: Connection,
+    current_id: int,
+    *,
+    entry: str,
+    number: int,
+    stage: Stage,
+    at: str,
+    actor: str,
+    reason: str,
+    cause: str,
+    request_id: int | None,
+    approved_by: Sequence[str],
+    ledger_seq: int,
+) -> None:
+    """Close assignment ``current_id`` at ``at`` and open ``entry@number`` in ``stage``."""
+    close_assignment(conn, current_id, at)
+    add_assignment(
+        conn,
+        entry=entry,
+        number=number,
+        stage=stage,
+        at=at,
+        actor=actor,
+        reason=reason,
+        cause=cause,
+        request_id=request_id,
+        approved_by=approved_by,
+        ledger_seq=ledger_seq,
+    )
+
+
 def upstream_of(conn: Connection, entry: str, number: int) -> list[Row]:
     """Direct upstream edges of a version with the upstream's kind and digest."""
     lin, ver, ent = schema.lineage, schema.versions, schema.entries

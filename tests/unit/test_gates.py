@@ -281,7 +281,7 @@ def test_requester_cannot_approve_own_request(catalog: Catalog) -> None:
 def test_approval_from_someone_outside_the_policy_is_not_counted(catalog: Catalog) -> None:
     result = gate(catalog, staging_facts([approve("mallory@example.com")]), Gate.APPROVALS)
     assert not result.passed
-    assert "mallory@example.com is not an approver in the policy" in result.detail
+    assert "mallory@example.com is not an approver of support-lora" in result.detail
 
 
 def test_rejection_blocks_even_with_enough_approvals(catalog: Catalog) -> None:

@@ -1,0 +1,92 @@
+"""CLI cold start: wall time of ``registry --help`` and ``registry resolve WORKLOAD``, each in a
+fresh process, as a person or a deploy script pays it.
+
+Run: ``.venv/bin/python bench/cli_start.py [--runs 15] [--json]``. Builds a small seeded
+registry (the bench catalog, 1,000 versions, ``workload-0`` in production) in a temporary
+folder, then alternates the two commands ``--runs`` times each with the installed
+``registry`` entry point (interpreter start, imports, the query, output) and reports the
+median and the slowest run. Targets: ``--help`` under 0.3 s, ``resolve`` under 0.6 s
+(medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _protocol import percentile
+from worker_ours import REGISTRAR, catalog_document, seed
+
+from registry_pipeline.service import Registry
+
+TARGETS = {"help": 0.3, "resolve": 0.6}
+
+
+def measure(runs: int = 15) -> dict[str, Any]:
+    """Time both commands ``runs`` times each, interleaved, after one untimed warm-up each
+    (so the page cache holds the interpreter and libraries, as on any used machine)."""
+    registry_bin = Path(sys.executable).with_name("registry")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "catalog.yaml").write_text(yaml.safe_dump(catalog_document()))
+        url = f"sqlite:///{folder / 'registry.db'}"
+        registry, _ = Registry.init(url, catalog=folder / "catalog.yaml", actor=REGISTRAR)
+        registry.store.dispose()
+        seed(folder / "registry.db", 10)
+        env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_ACTOR": REGISTRAR}
+        commands = {
+            "help": [str(registry_bin), "--help"],
+            "resolve": [str(registry_bin), "resolve", "workload-0"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for command in commands.values():
+            subprocess.run(command, env=env, check=True, capture_output=True)
+        for _ in range(runs):
+            for name, command in commands.items():
+                began = time.perf_counter()
+                subprocess.run(command, env=env, check=True, capture_output=True)
+                samples[name].append(time.perf_counter() - began)
+    return {
+        name: {
+            "command": " ".join(["registry", *commands[name][1:]]),
+            "runs": len(values),
+            "median_s": statistics.median(values),
+            "p99_s": percentile(values, 99),
+            "target_s": TARGETS[name],
+            "met": statistics.median(values) < TARGETS[name],
+        }
+        for name, values in samples.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    result = measure(args.runs)
+    if args.json:
+        print(json.dumps(result))
+        return
+    for r in result.values():
+        verdict = "ok" if r["met"] else "MISSED"
+        print(
+            f"{r['command']:<28} median {r['median_s']:.3f} s  p99 {r['p99_s']:.3f} s  "
+            f"target < {r['target_s']} s {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()
