@@ -172,11 +172,12 @@ SUPPORT_BOT_PINS = [
 
 
 def register_support_components(url: str, root: Path, *, round_: int = 1) -> Any:
-    """Register one version of every support-bot component of the example catalog (each
-    a one-file folder whose content names the entry and the round)."""
+    """Register one version of every support-bot component of the example catalog, each by
+    its owner (each a one-file folder whose content names the entry and the round).
+
+    Returns the registry acting as support-ml@example.com, the support-bot owner."""
     from registry_pipeline.service import Registry
 
-    registry = Registry.open(url, actor="support-ml@example.com")
     plain = (
         "llama-3.2-1b-instruct",
         "support-tickets-2026q3",
@@ -189,12 +190,14 @@ def register_support_components(url: str, root: Path, *, round_: int = 1) -> Any
         "support-lora": ["llama-3.2-1b-instruct@1", "support-tickets-2026q3@1"],
         "kb-index": ["bge-small-en@1", "kb-docs-2026-11@1"],
     }
+    catalog = Registry.open(url).catalog()
     for name in (*plain, *linked):
         source = root / "src" / f"{name}-{round_}"
         source.mkdir(parents=True, exist_ok=True)
         (source / "f.bin").write_text(f"{name} round {round_}")
-        registry.register(name, source, upstream=linked.get(name, []))
-    return registry
+        owner = Registry.open(url, actor=catalog.entry(name).owner)
+        owner.register(name, source, upstream=linked.get(name, []))
+    return Registry.open(url, actor="support-ml@example.com")
 
 
 def make_ready(registry: Any, ref: str) -> None:

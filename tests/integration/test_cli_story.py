@@ -114,7 +114,7 @@ def build_stack(run_cli: RunCli, artifacts: Artifacts, tmp_path: Path) -> dict[s
                 "llama",
                 {
                     "config.json": b'{"architectures": ["LlamaForCausalLM"]}',
-                    "model-00001.safetensors": b"\x00base-weights-1",
+                    "weights-00001.bin": b"\x00base-weights-1",
                 },
             )
         ),
@@ -139,7 +139,7 @@ def build_stack(run_cli: RunCli, artifacts: Artifacts, tmp_path: Path) -> dict[s
     out["support-lora"] = register(
         run_cli,
         "support-lora",
-        str(artifacts("lora", {"adapter_model.safetensors": b"lora-1", "adapter.json": b"{}"})),
+        str(artifacts("lora", {"adapter_weights.bin": b"lora-1", "adapter.json": b"{}"})),
         "--upstream",
         "llama-3-8b-instruct@1",
         "--upstream",

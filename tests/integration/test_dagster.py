@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pytest
 import yaml
 from conftest import SUPPORT_BOT_PINS, make_ready, promote_through, register_support_components
+from safetensors.numpy import save_file
 
 from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
 from registry_pipeline.assets.resources import RegistryResource
@@ -150,7 +152,7 @@ def test_materializing_an_entry_registers_exactly_one_version(
     source = tmp_path / "base"
     source.mkdir()
     (source / "config.json").write_text('{"model_type": "llama"}')
-    (source / "model.safetensors").write_bytes(b"\x00" * 64)
+    save_file({"w": np.zeros((4, 4), np.float32)}, str(source / "model.safetensors"))
 
     result = _materialize_base(estate, source, instance)
 
@@ -165,7 +167,7 @@ def test_materializing_an_entry_registers_exactly_one_version(
     assert metadata["Version"].value == 1
     assert metadata["Digest (sha256)"].value == shown["digest"]
     assert metadata["Files"].value == 2
-    assert metadata["Size (bytes)"].value == 64 + len('{"model_type": "llama"}')
+    assert metadata["Size (bytes)"].value == sum(f.stat().st_size for f in source.iterdir())
     assert metadata["Training parameters"].value == {"dtype": "float16"}
     assert "# llama-3.2-1b-instruct v1" in metadata["Model card"].value
 
