@@ -239,11 +239,15 @@ class Registry:
             if current is not None:
                 if current["digest"] == digest:
                     return {"catalog": digest, "changed": False}
-                policy = catalog_from_document(loads(current["document"])).policy
-                if policy.admins and self.actor not in policy.admins:
+                loaded = catalog_from_document(loads(current["document"]))
+                if not loaded.may_change_catalog(self.actor):
+                    allowed = loaded.policy.permissions.get(
+                        Operation.CATALOG, DEFAULT_PERMISSIONS[Operation.CATALOG]
+                    )
                     raise Refused(
-                        f"{self.actor} may not change the catalog; the policy's admins may "
-                        f"({', '.join(sorted(policy.admins))})"
+                        f"{self.actor} may not change the catalog: that needs "
+                        f"{' or '.join(sorted(allowed))} (policy.permissions.catalog); admins: "
+                        f"{', '.join(sorted(loaded.policy.admins)) or 'none'}"
                     )
             existing = {r["name"]: r for r in tx.conn.execute(select(schema.entries)).mappings()}
             with_versions = set(
@@ -1162,11 +1166,7 @@ class Registry:
             req = records.request(tx.conn, request_id, lock=True)
             if req.status is not RequestStatus.PENDING:
                 raise Conflict(f"request {request_id} is already {req.status}")
-            if not catalog.may_approve(self.actor, req.entry):
-                raise Refused(
-                    f"{self.actor} is not an approver of {req.entry} in the policy and cannot "
-                    f"{decision} request {request_id}"
-                )
+            self._require(catalog, Operation.APPROVE, req.entry)
             if decision is Decision.APPROVE and self.actor == req.requester:
                 raise Refused(
                     f"{self.actor} requested {req.entry}@{req.version} -> {req.target} and "

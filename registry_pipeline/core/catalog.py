@@ -174,9 +174,7 @@ class Catalog:
     entries: Mapping[str, CatalogEntry]
     workloads: Mapping[str, Workload] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
-    _membership: dict[str, frozenset[str]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _membership: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def entry(self, name: str) -> CatalogEntry:
         """The entry called ``name``.
@@ -260,6 +258,24 @@ class Catalog:
         """True when one of ``actor``'s roles for ``name`` may perform ``operation``."""
         allowed = self.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
         return bool(self.roles(actor, name) & allowed)
+
+    def may_change_catalog(self, actor: str) -> bool:
+        """True when ``actor`` may load a new catalog over this one. A catalog whose policy
+        names no admins can be replaced by anyone (a registry being set up)."""
+        policy = self.policy
+        allowed = policy.permissions.get(Operation.CATALOG, DEFAULT_PERMISSIONS[Operation.CATALOG])
+        if not policy.admins and Role.ADMIN in allowed:
+            return True
+        held = {
+            role
+            for role, members in (
+                (Role.ADMIN, policy.admins),
+                (Role.REGISTRAR, policy.registrars),
+                (Role.APPROVER, policy.approvers),
+            )
+            if actor in members
+        }
+        return bool(held & allowed)
 
     def may_approve(self, actor: str, name: str) -> bool:
         """True when ``actor`` may approve promotions of entry ``name``."""
