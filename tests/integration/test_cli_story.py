@@ -36,7 +36,15 @@ CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "catalog.yaml"
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 CAROL = "carol@example.com"
-GATE_NAMES = {"request_open", "stage_transition", "approvals", "evals", "model_card", "license"}
+GATE_NAMES = {
+    "request_open",
+    "stage_transition",
+    "approvals",
+    "evals",
+    "model_card",
+    "license",
+    "ab_test",
+}
 STACK_COMPONENTS = {"support-lora", "support-prompt", "bge-small", "kb-index", "support-evals"}
 CARD = {
     "intended_use": "Answer customer questions from the knowledge base",
