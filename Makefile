@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration lock clean
+.PHONY: demo test lint typecheck unit integration lock clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	( sleep 5; $(DEMO_ENV) $(BIN)/python examples/demo.py drive ) & \
 	$(DEMO_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## Compare with MLflow (installed in its own venv, bench/.venv-mlflow); writes
+## docs/benchmarks.md and bench/results/*.json. QUICK=1: 1,000 and 10,000 versions only.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit

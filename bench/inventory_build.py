@@ -105,7 +105,11 @@ def seed(path: Path, versions: int, events: int) -> None:
                             1,
                         )
                     )
-        conn.executemany("INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT INTO versions (entry, number, digest, size, file_count, manifest, source, "
+            "params, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         conn.executemany("INSERT INTO lineage VALUES (?,?,?,?,?)", lineage)
         conn.executemany(
             "INSERT INTO stage_assignments (entry, number, stage, effective_from, effective_to, "

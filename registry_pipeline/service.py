@@ -13,11 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from registry_pipeline import signatures
 from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
 from registry_pipeline.core.cards import check_card_fields, render_markdown
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
@@ -56,12 +55,13 @@ from registry_pipeline.errors import (
     NotFound,
     Refused,
 )
-from registry_pipeline.formats import Detected, detect
-from registry_pipeline.formats.ab_tests import parse_ab_result, read_ab_result
 from registry_pipeline.hashcache import HashCache
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
 from registry_pipeline.store.engine import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from registry_pipeline.formats import Detected
 
 MAX_REASON = 2000
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -385,6 +385,8 @@ class Registry:
                 f"{entry} is a stack; register it with --pin ENTRY@VERSION for each component",
                 entry=entry,
             )
+        from registry_pipeline.formats import detect
+
         pins = [parse_exact(p) for p in upstream]
         detected = detect(source)
         pins, notes = self._resolve_hints(catalog, spec.name, spec.upstream, pins, detected)
@@ -974,6 +976,8 @@ class Registry:
             NotFound: the entry or either version does not exist.
             Conflict: this experiment's result for this metric is already recorded.
         """
+        from registry_pipeline.formats.ab_tests import parse_ab_result, read_ab_result
+
         result = (
             read_ab_result(Path(results))
             if isinstance(results, str | Path)
@@ -1159,6 +1163,8 @@ class Registry:
     def _decide(
         self, request_id: int, decision: Decision, *, reason: str, key: str | Path | None
     ) -> dict[str, Any]:
+        from registry_pipeline import signatures
+
         why = check_reason(reason)
         private = signatures.load_private(Path(key)) if key is not None else None
         with self.store.write(self.actor) as tx:
@@ -1254,6 +1260,8 @@ class Registry:
     def _signature_valid(catalog: Catalog, req: PromotionRequest, row: records.Row) -> bool | None:
         if row["signature"] is None:
             return None
+        from registry_pipeline import signatures
+
         public = catalog.policy.approver_keys.get(row["approver"])
         if public is None:
             return False

@@ -28,6 +28,8 @@ LATER_TABLES = {"schema_migrations", "ab_results"}
 def _create_core_schema(conn: Connection) -> None:
     tables = [t for t in schema.metadata.sorted_tables if t.name not in LATER_TABLES]
     schema.metadata.create_all(conn, tables=tables)
+    for statement in schema.PARTIAL_UNIQUE_INDEXES:
+        conn.execute(text(statement))
 
 
 def _formats_origins_and_ab_results(conn: Connection) -> None:

@@ -187,21 +187,13 @@ stage_assignments = Table(
     Column("ledger_seq", BigInteger, nullable=False),
     ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
 )
-Index(
-    "uq_stage_single_holder",
-    stage_assignments.c.entry,
-    stage_assignments.c.stage,
-    unique=True,
-    sqlite_where=text("effective_to IS NULL AND stage IN ('staging', 'production')"),
-    postgresql_where=text("effective_to IS NULL AND stage IN ('staging', 'production')"),
-)
-Index(
-    "uq_stage_one_open_per_version",
-    stage_assignments.c.entry,
-    stage_assignments.c.number,
-    unique=True,
-    sqlite_where=text("effective_to IS NULL"),
-    postgresql_where=text("effective_to IS NULL"),
+#: Partial unique indexes (same SQL on SQLite and PostgreSQL), created by the migrations
+#: as DDL so that importing the schema does not load the PostgreSQL dialect.
+PARTIAL_UNIQUE_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_stage_single_holder ON stage_assignments "
+    "(entry, stage) WHERE effective_to IS NULL AND stage IN ('staging', 'production')",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_stage_one_open_per_version ON stage_assignments "
+    "(entry, number) WHERE effective_to IS NULL",
 )
 Index("ix_stage_entry_stage", stage_assignments.c.entry, stage_assignments.c.stage)
 
