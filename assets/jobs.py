@@ -99,8 +99,13 @@ def reject_op(
 def apply_promotion_op(
     context: dg.OpExecutionContext, config: ApplyConfig, registry: RegistryResource
 ) -> None:
+    client = registry.client()
+    status = client.request_status(config.request)
+    if status != "pending":
+        context.log.info(f"request {config.request} is already {status}; nothing to apply")
+        return
     try:
-        change = registry.client().apply(config.request)
+        change = client.apply(config.request)
     except RegistryError as e:
         raise _fail(e) from e
     context.log.info(f"{change.entry}@{change.version} is now in {change.stage}")

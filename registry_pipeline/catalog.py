@@ -62,6 +62,8 @@ class EntryModel(_Model):
 class MetricRange(_Model):
     """The range a suite's metric can take, e.g. ``{min: 0, max: 1}`` for accuracy."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     min: float | None = None
     max: float | None = None
 
@@ -144,7 +146,7 @@ def load_catalog(path: str | Path) -> tuple[Catalog, dict[str, Any]]:
     policy_from: Path | None = None
     for file in files:
         document = _read_yaml(file)
-        unknown = sorted(set(document) - {"entries", "workloads", "policy"})
+        unknown = sorted(str(k) for k in set(document) - {"entries", "workloads", "policy"})
         if unknown:
             raise CatalogError(
                 f"{file}: unknown top-level key {unknown[0]!r}; use entries, workloads, policy",

@@ -39,6 +39,11 @@ def parse_yaml(text: str, *, where: str) -> Any:
     """
     try:
         return yaml.load(text, Loader=_StrictLoader)
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as e:
+        # PyYAML raises these while building values: impossible dates, integers past
+        # Python's digit limit, unhashable mapping keys, malformed tagged scalars.
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise BadInput(f"{where}: a value cannot be read ({first})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark is not None else ""

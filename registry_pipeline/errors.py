@@ -26,6 +26,8 @@ class RegistryError(Exception):
         stage: str | None = None,
         hint: str | None = None,
     ) -> None:
+        message = _one_line(message)
+        hint = _one_line(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.entry = entry
@@ -44,6 +46,13 @@ class RegistryError(Exception):
             if value is not None:
                 data[key] = value
         return data
+
+
+def _one_line(text: str) -> str:
+    """Messages are one line: control characters a user put in a name are shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class BadInput(RegistryError, ValueError):

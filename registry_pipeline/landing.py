@@ -188,10 +188,16 @@ def read_manifest(output: LandingOutput) -> LandingManifest:
         parse_exact(ref)
     for item in manifest.evals:
         parse_exact(item.suite)
+        if not item.file.isprintable():
+            raise BadInput(f"{where}: evals file names are printable text")
         rel = PurePosixPath(item.file)
         if rel.is_absolute() or ".." in rel.parts:
             raise BadInput(f"{where}: evals file {item.file!r} must be inside the output")
-        target = (output.path / rel).resolve()
-        if not target.is_relative_to(output.path.resolve()) or not target.is_file():
+        try:
+            target = (output.path / rel).resolve()
+            usable = target.is_relative_to(output.path.resolve()) and target.is_file()
+        except OSError:
+            usable = False
+        if not usable:
             raise BadInput(f"{where}: evals file {item.file!r} is missing or outside the output")
     return manifest

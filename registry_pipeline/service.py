@@ -1335,6 +1335,11 @@ class Registry:
             head = records.ledger_head(conn)
         return {"seq": head["seq"], "hash": head["hash"], "recorded_at": head["recorded_at"]}
 
+    def request_status(self, request_id: int) -> str:
+        """``pending``, ``applied`` or ``rejected``; raises :class:`NotFound`."""
+        with self.store.read() as conn:
+            return records.request(conn, request_id).status.value
+
     def pending_requests(self) -> list[PromotionRequest]:
         """Every request still pending, oldest first."""
         t = schema.requests
@@ -1519,6 +1524,15 @@ class Registry:
                     stage=target,
                 )
             restored = before["number"]
+            now_in = records.open_assignment(tx.conn, entry, restored)
+            if now_in is not None and now_in["stage"] in SINGLE_HOLDER_STAGES:
+                raise Conflict(
+                    f"{entry}@{restored}, which held {target} before, is now in "
+                    f"{now_in['stage']}; rolling {target} back would take it out of "
+                    f"{now_in['stage']}. Promote another version to {target} instead",
+                    entry=entry,
+                    stage=target,
+                )
             approvers = loads(before["approved_by"])
             event = tx.append(
                 "stage.rollback",

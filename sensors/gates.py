@@ -5,6 +5,14 @@ import dagster as dg
 
 from registry_pipeline.assets.resources import RegistryResource
 
+#: Runs that have not finished: a request with one of these is being applied already.
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
 
 def build_gate_sensor(
     *, job: dg.JobDefinition, default_status: dg.DefaultSensorStatus, interval: int = 10
@@ -25,7 +33,15 @@ def build_gate_sensor(
         head = client.ledger_head()["seq"]
         requests: list[dg.RunRequest] = []
         blocked: list[str] = []
+        in_flight = {
+            record.dagster_run.tags.get("registry/request")
+            for record in context.instance.get_run_records(
+                filters=dg.RunsFilter(job_name=job.name, statuses=IN_FLIGHT)
+            )
+        }
         for pending in client.pending_requests():
+            if str(pending.id) in in_flight:
+                continue
             report = client.gates(pending.id)
             subject = (
                 f"request {pending.id} ({pending.entry}@{pending.version} -> {pending.target})"
@@ -48,9 +64,9 @@ def build_gate_sensor(
             else:
                 reasons = "; ".join(f"{g.name}: {g.detail}" for g in report.gates if not g.passed)
                 blocked.append(f"{subject} blocked by {reasons}")
+        for line in blocked:
+            context.log.info(line)
         if requests:
-            for line in blocked:
-                context.log.info(line)
             return dg.SensorResult(run_requests=requests)
         return dg.SensorResult(
             skip_reason=dg.SkipReason("\n".join(blocked) or "no pending promotion requests")

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 import dagster as dg
 
 from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.sensors.gates import IN_FLIGHT
+
+DERIVED_TAG = "registry/derived"
 
 
 def build_ledger_sensor(
@@ -30,9 +33,22 @@ def build_ledger_sensor(
         seen = int(context.cursor or 0)
         if head["seq"] == seen:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"ledger unchanged at event {seen}"))
+        busy = context.instance.get_run_records(
+            filters=dg.RunsFilter(tags={DERIVED_TAG: "true"}, statuses=IN_FLIGHT), limit=1
+        )
+        if busy:
+            # A rebuild reads the ledger when it starts; the one in flight will be followed
+            # by one more once it finishes (the cursor does not move meanwhile).
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason("a rebuild is in flight; the next tick follows up")
+            )
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(run_key=f"ledger:{head['seq']}", asset_selection=list(targets))
+                dg.RunRequest(
+                    run_key=f"ledger:{head['seq']}",
+                    asset_selection=list(targets),
+                    tags={DERIVED_TAG: "true"},
+                )
             ],
             cursor=str(head["seq"]),
         )

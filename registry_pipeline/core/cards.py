@@ -56,7 +56,11 @@ def check_card_fields(fields: object) -> dict[str, str | tuple[str, ...]]:
         for item in items:
             if not isinstance(item, str | int | float) or isinstance(item, bool):
                 raise BadInput(f"card field {name!r} must be text or a list of text")
-            if len(str(item)) > MAX_FIELD_CHARS:
+            try:
+                shown = str(item)
+            except ValueError:
+                raise BadInput(f"card field {name!r} holds a number too large to show") from None
+            if len(shown) > MAX_FIELD_CHARS:
                 raise BadInput(f"card field {name!r} is over {MAX_FIELD_CHARS} characters")
         clean[name] = value if isinstance(value, str) else tuple(str(v) for v in items)
     return clean

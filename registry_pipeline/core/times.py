@@ -13,7 +13,9 @@ def format_time(instant: datetime) -> str:
     """Fixed-width UTC text, so text order is time order."""
     if instant.tzinfo is None:
         raise ValueError("naive datetimes are not stored; attach a timezone")
-    return instant.astimezone(UTC).strftime(FORMAT)
+    utc = instant.astimezone(UTC)
+    # strftime's %Y does not zero-pad years before 1000, which would break text order.
+    return f"{utc.year:04d}-{utc.strftime('%m-%dT%H:%M:%S.%f')}Z"
 
 
 def parse_stored(text: str) -> datetime:

@@ -523,11 +523,15 @@ def query(
         BadInput: the SQL is invalid (DuckDB's message, one line).
         NotFound: nothing is published under ``root``.
     """
+    if not sql.strip():
+        raise BadInput('empty SQL; pass a query, e.g. "SELECT * FROM production_now"')
     database = current_database(root)
     db = duckdb.connect(str(database), read_only=True)
     try:
         cursor = db.execute(sql, list(params))
-        columns = [d[0] for d in cursor.description or []]
+        if cursor is None or cursor.description is None:
+            return [], []
+        columns = [d[0] for d in cursor.description]
         return columns, cursor.fetchall()
     except duckdb.Error as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
