@@ -30,6 +30,12 @@ from registry_pipeline.errors import BadInput, NotFound, RegistryError
 from registry_pipeline.service import Registered, Registry
 
 CHECKS = ("evals", "model_card", "license", "review")
+
+
+def checks_for(kind: EntryKind) -> tuple[str, ...]:
+    """Models and stacks get every check; the rest (datasets, prompts, indexes, suites) are
+    promoted only as parts of a stack, so only their review cycle is checked on their own."""
+    return CHECKS if kind.is_evaluated else ("review",)
 CHECK_DESCRIPTIONS = {
     "evals": "The latest version meets the production eval thresholds of the policy.",
     "model_card": "The latest version has a model card with the fields production requires.",
@@ -254,7 +260,7 @@ def _kind_checks(
             description=CHECK_DESCRIPTIONS[check],
         )
         for e in entries
-        for check in CHECKS
+        for check in checks_for(kind)
     ]
 
     @dg.multi_asset_check(name=f"check_{kind.value}{suffix}", specs=specs, can_subset=True)
