@@ -379,7 +379,7 @@ def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
     assert not _tick(estate, "ledger_changes", instance, first.cursor).run_requests
     source = tmp_path / "p.txt"
     source.write_text("hello")
-    Registry.open(estate["url"]).register("support-prompt", source)
+    Registry.open(estate["url"], actor="support-ml@example.com").register("support-prompt", source)
     assert len(_tick(estate, "ledger_changes", instance, first.cursor).run_requests) == 1
 
     defs = estate["defs"]
@@ -409,7 +409,8 @@ def test_checks_report_the_gates_on_the_latest_version(
         raise_on_error=False,
     )
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {"evals", "model_card", "license"}
+    assert set(evaluations) == {"evals", "model_card", "license", "review"}
+    assert evaluations["review"].passed is True
     assert evaluations["evals"].passed is False
     assert evaluations["evals"].severity == dg.AssetCheckSeverity.ERROR
     assert "accuracy = 0.5, needs accuracy >= 0.8" in evaluations["evals"].description
