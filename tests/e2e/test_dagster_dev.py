@@ -49,7 +49,13 @@ ALICE = "alice@example.com"
 BOB = "bob@example.com"
 CAROL = "carol@example.com"
 OWNER = "growth-ml@example.com"
-SENSORS = {"training_outputs", "stack_assembly", "promotion_gates", "ledger_changes"}
+SENSORS = {
+    "training_outputs",
+    "stack_assembly",
+    "promotion_gates",
+    "ledger_changes",
+    "review_due",
+}
 
 LOAD_TIMEOUT_S = 180.0
 STEP_TIMEOUT_S = 150.0
@@ -373,7 +379,7 @@ def test_training_outputs_to_production_through_dagster_dev(
     registry = Registry.open(db_url, actor="e2e-observer")
     started = time.monotonic()
 
-    # The one repository of the code location, with all four sensors started by
+    # The one repository of the code location, with every sensor started by
     # REGISTRY_SENSORS=running.
     repos = dev.graphql(REPOSITORIES_QUERY)["repositoriesOrError"]
     assert repos["__typename"] == "RepositoryConnection", repos
