@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +28,7 @@ from sqlalchemy import select
 from registry_pipeline.catalog import catalog_from_document
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.errors import BadInput, NotFound, StoreUnavailable
 from registry_pipeline.service import Registry
 from registry_pipeline.store import records, schema
 from registry_pipeline.store.engine import sqlite_path
@@ -33,6 +36,8 @@ from registry_pipeline.store.engine import sqlite_path
 DEFAULT_ROOT = ".registry/inventory"
 DATABASE = "inventory.duckdb"
 KEEP_BUILDS = 3
+#: A build an analyst may still be opening is kept this long after it was replaced.
+RETENTION_S = 600
 DEFAULT_REVIEW_DAYS = 365
 
 TIME_COLUMNS = {
@@ -277,34 +282,44 @@ def _arrow_schema(table: Any) -> pa.Schema:
 
 
 def _fetch_sqlite(registry: Registry, path: Path) -> Raw:
-    import adbc_driver_sqlite.dbapi as adbc
-
-    conn = adbc.connect(str(path))
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT seq, hash, recorded_at FROM ledger_head WHERE id = 1")
-        seq, head, head_time = cursor.fetchall()[0]
-        cursor.execute("SELECT document, digest FROM catalogs ORDER BY id DESC LIMIT 1")
-        found = cursor.fetchall()
+    """Arrow straight from the ADBC driver, run in a child process: see
+    :mod:`registry_pipeline.exports.sqlite_arrow` for why it must not run in this one."""
+    with tempfile.TemporaryDirectory(prefix="registry-raw-") as tmp:
+        names = [t.name for t in RAW_TABLES]
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "registry_pipeline.exports.sqlite_arrow",
+                str(path),
+                tmp,
+                *names,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            last = (child.stderr.strip().splitlines() or ["no message"])[-1]
+            raise StoreUnavailable(f"reading {path} for the inventory failed: {last}")
+        head = json.loads((Path(tmp) / "head.json").read_text())
         tables = {}
-        # The driver infers column types from the first batch; one batch per table means
-        # a column that starts with NULLs is typed by its first value, not guessed.
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
         for table in RAW_TABLES:
-            where = f" WHERE seq <= {int(seq)}" if table.name == "ledger" else ""
-            cursor.execute(f"SELECT * FROM {table.name}{where}")
-            tables[table.name] = cursor.fetch_arrow_table().cast(_arrow_schema(table))
-        cursor.close()
-    finally:
-        conn.close()
-    catalog = catalog_from_document(json.loads(found[0][0])) if found else Catalog(entries={})
+            with pa.memory_map(str(Path(tmp) / f"{table.name}.arrow")) as source:
+                read = pa.ipc.open_file(source).read_all()
+            tables[table.name] = read.cast(_arrow_schema(table))
+    catalog = (
+        catalog_from_document(json.loads(head["catalog"]))
+        if head["catalog"]
+        else Catalog(entries={})
+    )
     return Raw(
         tables=tables,
-        head_seq=int(seq),
-        head_hash=head,
-        head_time=head_time,
+        head_seq=int(head["seq"]),
+        head_hash=head["hash"],
+        head_time=head["time"],
         catalog=catalog,
-        catalog_digest=found[0][1] if found else None,
+        catalog_digest=head["catalog_digest"],
     )
 
 
@@ -508,9 +523,16 @@ def _swap(link: Path, target: Path) -> None:
 
 
 def _prune(builds: Path, *, keep: Path) -> None:
-    done = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """Remove builds beyond the newest :data:`KEEP_BUILDS` once they are older than
+    :data:`RETENTION_S`, so a reader that resolved ``current`` a moment ago can still open
+    its build (an open DuckDB session keeps reading even after removal)."""
+    done = sorted(
+        (p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+    )
+    cutoff = time.time() - RETENTION_S
     for old in done[:-KEEP_BUILDS]:
-        if old != keep:
+        if old != keep and old.stat().st_mtime < cutoff:
             shutil.rmtree(old, ignore_errors=True)
 
 

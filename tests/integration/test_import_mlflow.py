@@ -52,6 +52,7 @@ entries:
 policy:
   approvers: [alice@example.com, bob@example.com]
   admins: [carol@example.com]
+  registrars: [importer@example.com]
   stages:
     staging: {approvals: 1}
     production: {approvals: 2}
@@ -366,6 +367,7 @@ def test_models_missing_from_the_catalog_are_listed_and_drafted(
     base.mkdir()
     (base / "main.yaml").write_text(
         "entries:\n  fraud-detector: {kind: classifier, owner: risk-ml@example.com}\n"
+        "policy: {registrars: [importer@example.com]}\n"
     )
     Registry.init(db_url, catalog=base, actor="carol@example.com")
     registry = Registry.open(db_url, actor="importer@example.com")
@@ -426,11 +428,15 @@ def test_without_mlflow_the_import_says_how_to_install_it(
 def test_the_cli_imports_and_reruns_idempotently(
     estate: Estate, registry: Registry, run_cli: Any
 ) -> None:
-    first = run_cli("import", "mlflow", "--tracking-uri", estate.uri, json=True)
+    importer = "importer@example.com"
+    refused = run_cli("import", "mlflow", "--tracking-uri", estate.uri, actor="bob@example.com")
+    assert refused.code == 5
+    assert "needs admin or registrar" in refused.stderr
+    first = run_cli("import", "mlflow", "--tracking-uri", estate.uri, json=True, actor=importer)
     assert first.code == 0, first.stderr
     imported = first.json()["imported"]
     assert imported
-    again = run_cli("import", "mlflow", "--tracking-uri", estate.uri, json=True)
+    again = run_cli("import", "mlflow", "--tracking-uri", estate.uri, json=True, actor=importer)
     assert again.code == 0, again.stderr
     assert again.json()["imported"] == []
     assert again.json()["changed"] is False

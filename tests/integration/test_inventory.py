@@ -4,6 +4,7 @@ agree with the service, atomic republishing under a concurrent reader, GE valida
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -194,6 +195,10 @@ def test_republishing_never_blocks_or_tears_a_concurrent_reader(
     assert report["errors"] == 0, err
     assert report["reads"] > 10
     assert builds > 3
+    old = time.time() - inventory.RETENTION_S - 60
+    for build in (root / "builds").iterdir():
+        os.utime(build, (old, old))
+    inventory.build(registry, root)
     assert len(list((root / "builds").iterdir())) <= inventory.KEEP_BUILDS
 
 

@@ -35,7 +35,9 @@ def registry(db_url: str) -> Registry:
 
 
 def _register(registry: Registry, outputs: dict[str, Path], entry: str, **kw: Any) -> Any:
-    return registry.register(
+    """Register an example output as its entry's owner."""
+    owner = Registry.open(registry.store.url, actor=registry.catalog().entry(entry).owner)
+    return owner.register(
         entry, outputs[entry], exclude=["registry.yaml", "eval_results.json"], **kw
     )
 
