@@ -52,7 +52,9 @@ def check_card_fields(fields: object) -> dict[str, str | tuple[str, ...]]:
         elif isinstance(value, list | tuple):
             items = value
         else:
-            raise BadInput(f"card field {name!r} must be text or a list of text, not {value!r}")
+            raise BadInput(
+                f"card field {name!r} must be text or a list of text, not {type(value).__name__}"
+            )
         for item in items:
             if not isinstance(item, str | int | float) or isinstance(item, bool):
                 raise BadInput(f"card field {name!r} must be text or a list of text")

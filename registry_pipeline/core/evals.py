@@ -79,7 +79,9 @@ def check_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
     for name, value in metrics.items():
         check_metric_name(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise BadInput(f"metric {name!r} is {value!r}; metric values must be numbers")
+            raise BadInput(
+                f"metric {name!r} is {type(value).__name__}; metric values must be numbers"
+            )
         try:
             number = float(value)
         except OverflowError:
