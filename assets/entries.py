@@ -36,6 +36,8 @@ def checks_for(kind: EntryKind) -> tuple[str, ...]:
     """Models and stacks get every check; the rest (datasets, prompts, indexes, suites) are
     promoted only as parts of a stack, so only their review cycle is checked on their own."""
     return CHECKS if kind.is_evaluated else ("review",)
+
+
 CHECK_DESCRIPTIONS = {
     "evals": "The latest version meets the production eval thresholds of the policy.",
     "model_card": "The latest version has a model card with the fields production requires.",
