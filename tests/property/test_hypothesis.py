@@ -803,7 +803,7 @@ card_items = st.one_of(
     st.floats(),
     st.booleans(),
     st.none(),
-    st.sampled_from(["y" * 20_000, "y" * 20_001, 10**5000, "line\nline"]),
+    st.sampled_from(["y" * 20_000, "y" * 20_001, 10**4000, "line\nline"]),
 )
 good_cards = st.dictionaries(
     st.sampled_from(["intended_use", "limitations", "training_data", "a_b_1"]),
