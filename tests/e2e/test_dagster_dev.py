@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import unavailable
 
 from registry_pipeline.errors import NotFound
 from registry_pipeline.service import Registry
@@ -311,7 +312,7 @@ def dagster_dev(
     """``dagster dev`` on a free port with the sensors running, its code location loaded.
     Torn down by killing its whole process group."""
     if not DAGSTER.exists():
-        pytest.skip(f"{DAGSTER} not found; run the tests with the project's venv")
+        unavailable(f"{DAGSTER} not found; run the tests with the project's venv")
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(backend["instance"], home / "dagster.yaml")

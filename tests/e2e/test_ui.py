@@ -38,6 +38,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import unavailable
 from test_dagster_dev import (
     DAGSTER,
     INSTANCE_YAML,
@@ -235,7 +236,7 @@ def dagster_ui(
     tmp_path: Path, db_url: str, landing: Path, example_outputs: list[list[Path]]
 ) -> Iterator[DagsterDev]:
     if not DAGSTER.exists():
-        pytest.skip(f"{DAGSTER} not found; run the tests with the project's venv")
+        unavailable(f"{DAGSTER} not found; run the tests with the project's venv")
     with dagster_dev_on(tmp_path, db_url, landing) as dev:
         yield dev
 
@@ -245,9 +246,7 @@ def dagster_ui(
 
 def missing(what: str) -> None:
     """Skip without a browser, saying how to get one; on CI, fail instead."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI needs the browser test: {what}", pytrace=False)
-    pytest.skip(what)
+    unavailable(what)
 
 
 # Scroll height of the tallest scrolling container: Dagster's pages scroll inside the app
