@@ -203,27 +203,25 @@ def describe_version(
     shown = client.show(ref)
     card = client.card(ref)
     head = client.ledger_head()
-    upstream = {
-        f"{u['entry']}": f"{u['entry']}@{u['version']} ({u['digest'][:12]})"
-        for u in shown["lineage"]
-    }
+    upstream = {u.entry: f"{u.entry}@{u.version} ({u.digest[:12]})" for u in shown.lineage}
     metadata: dict[str, Any] = {
         "Version": dg.MetadataValue.int(result.version),
         "Digest (sha256)": dg.MetadataValue.text(result.digest),
         "Size (bytes)": dg.MetadataValue.int(result.size),
         "Files": dg.MetadataValue.int(result.file_count),
-        "Source": dg.MetadataValue.text(shown["source"]),
-        "Stage": dg.MetadataValue.text(shown["stage"] or ""),
-        "Training parameters": dg.MetadataValue.json(shown["params"]),
+        "Source": dg.MetadataValue.text(shown.source),
+        "Stage": dg.MetadataValue.text(shown.stage or ""),
+        "Training parameters": dg.MetadataValue.json(dict(shown.params)),
         "Upstream versions": dg.MetadataValue.json(upstream),
-        "Model card": dg.MetadataValue.md(card["markdown"]),
+        "Model card": dg.MetadataValue.md(card.markdown),
         "New version": dg.MetadataValue.bool(result.created),
-        "Ledger head": dg.MetadataValue.text(f"{head['seq']}:{head['hash']}"),
+        "Ledger head": dg.MetadataValue.text(f"{head.seq}:{head.hash}"),
     }
-    for u in shown["lineage"]:
-        upstream_entry = client.catalog().entries.get(u["entry"])
+    catalog = client.catalog()
+    for u in shown.lineage:
+        upstream_entry = catalog.entries.get(u.entry)
         if upstream_entry is not None:
-            metadata[f"Upstream: {u['entry']}"] = dg.MetadataValue.asset(entry_key(upstream_entry))
+            metadata[f"Upstream: {u.entry}"] = dg.MetadataValue.asset(entry_key(upstream_entry))
     return dg.MaterializeResult(
         asset_key=entry_key(entry),
         data_version=dg.DataVersion(result.digest),
@@ -280,7 +278,7 @@ def _severity(client: Registry, ref: str, check: str, passed: bool) -> dg.AssetC
     """ERROR (which blocks downstream steps of the run) only for a version whose recorded
     evals miss the bar; a version not evaluated yet, or a card or license gap, is a WARN:
     registering it is fine, promoting it is what the gates refuse."""
-    if passed or check != "evals" or not client.show(ref)["evals"]:
+    if passed or check != "evals" or not client.show(ref).evals:
         return dg.AssetCheckSeverity.WARN
     return dg.AssetCheckSeverity.ERROR
 
@@ -291,8 +289,7 @@ def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
     if key.name == "review":
         due = client.review_due(entry=name)
         detail = "; ".join(
-            f"v{d['version']} {d['what']} {d['age_days'] or 'never'} days old "
-            f"(limit {d['limit_days']:g})"
+            f"v{d.version} {d.what} {d.age_days or 'never'} days old (limit {d.limit_days:g})"
             for d in due
         )
         return dg.AssetCheckResult(

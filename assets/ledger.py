@@ -25,18 +25,18 @@ def build_ledger_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, registry: RegistryResource
     ) -> dg.MaterializeResult:
         verdict = registry.client().verify()
-        if not verdict["ok"]:
+        if not verdict.ok:
             raise dg.Failure(
-                description=f"ledger broken at event {verdict['broken_at']}: {verdict['problem']}",
-                metadata={"Broken at": dg.MetadataValue.int(verdict["broken_at"] or 0)},
+                description=f"ledger broken at event {verdict.broken_at}: {verdict.problem}",
+                metadata={"Broken at": dg.MetadataValue.int(verdict.broken_at or 0)},
             )
-        context.log.info(f"ledger ok: {verdict['events']} events, head {verdict['head']}")
+        context.log.info(f"ledger ok: {verdict.events} events, head {verdict.head}")
         return dg.MaterializeResult(
-            data_version=dg.DataVersion(verdict["head"]),
+            data_version=dg.DataVersion(verdict.head),
             metadata={
-                "Events": dg.MetadataValue.int(verdict["events"]),
-                "Head hash": dg.MetadataValue.text(verdict["head"]),
-                "Anchor": dg.MetadataValue.text(f"{verdict['events']}:{verdict['head']}"),
+                "Events": dg.MetadataValue.int(verdict.events),
+                "Head hash": dg.MetadataValue.text(verdict.head),
+                "Anchor": dg.MetadataValue.text(f"{verdict.events}:{verdict.head}"),
                 "Verified": dg.MetadataValue.bool(True),
             },
         )

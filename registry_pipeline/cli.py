@@ -107,7 +107,8 @@ def init(settings: Settings, catalog: str | None) -> None:
     """
     from registry_pipeline.service import Registry
 
-    _, summary = Registry.init(settings.database, catalog=catalog, actor=settings.actor)
+    _, initialised = Registry.init(settings.database, catalog=catalog, actor=settings.actor)
+    summary = initialised.to_dict()
     if catalog is None:
         note("no catalog loaded; run `registry init --catalog PATH` to declare entries")
     state = "loaded" if summary.get("changed") else "unchanged"
@@ -181,17 +182,7 @@ def register(
             result = registry.register(
                 entry, source, params=params, upstream=pins, rehash=rehash, progress=progress
             )
-    data = {
-        "entry": result.entry,
-        "version": result.version,
-        "digest": result.digest,
-        "size": result.size,
-        "files": result.file_count,
-        "created": result.created,
-        "format": result.format,
-        "upstream": result.upstream,
-        "warnings": result.warnings,
-    }
+    data = result.to_dict()
     for warning in result.warnings:
         note(f"warning: {warning}")
     if not result.created:
@@ -209,7 +200,7 @@ def list_(settings: Settings, kind: str | None) -> None:
     Example:
       registry list --kind lora_adapter
     """
-    rows = settings.registry().list_entries(kind=kind)
+    rows = [r.to_dict() for r in settings.registry().list_entries(kind=kind)]
 
     def text() -> str:
         header = ("ENTRY", "KIND", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "OWNER")
@@ -240,7 +231,7 @@ def show(settings: Settings, ref: str) -> None:
     Example:
       registry show support-lora@production
     """
-    data = settings.registry().show(ref)
+    data = settings.registry().show(ref).to_dict()
 
     def text() -> str:
         lines = [
@@ -273,7 +264,7 @@ def lineage(settings: Settings, ref: str) -> None:
     Example:
       registry lineage support-bot@3
     """
-    data = settings.registry().lineage(ref)
+    data = settings.registry().lineage(ref).to_dict()
 
     def text() -> str:
         lines = [f"{data['entry']}@{data['version']} {data['digest'][:12]}"]
@@ -314,7 +305,7 @@ def eval_ingest(settings: Settings, ref: str, results: str, suite: str) -> None:
     Example:
       registry eval ingest support-bot@3 results.json --suite support-evals@2
     """
-    data = settings.registry().ingest_evals(ref, results, suite=suite)
+    data = settings.registry().ingest_evals(ref, results, suite=suite).to_dict()
     metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(data["metrics"].items()))
     emit(settings, data, f"{ref}: {data['suite']}@{data['suite_version']} {metrics}")
 
@@ -335,7 +326,7 @@ def eval_ab(settings: Settings, results: str) -> None:
     Example:
       registry eval ab experiments/support-lora-rollout.json
     """
-    data = settings.registry().ingest_ab(results)
+    data = settings.registry().ingest_ab(results).to_dict()
     emit(
         settings,
         data,
@@ -357,10 +348,10 @@ def card(settings: Settings, ref: str, set_file: str | None) -> None:
     """
     registry = settings.registry()
     if set_file:
-        data = registry.set_card(ref, set_file)
+        data = registry.set_card(ref, set_file).to_dict()
         emit(settings, data, f"card set for {data['entry']}@{data['version']}")
         return
-    shown = registry.card(ref)
+    shown = registry.card(ref).to_dict()
     emit(settings, shown, lambda: shown["markdown"].rstrip())
 
 
@@ -406,7 +397,7 @@ def approve(settings: Settings, request: int, reason: str, key: str | None) -> N
     Example:
       registry --actor bob@example.com approve 7 --reason "reviewed evals and card"
     """
-    data = settings.registry().approve(request, reason=reason, key=key)
+    data = settings.registry().approve(request, reason=reason, key=key).to_dict()
     signed = " (signed)" if data["signed"] else ""
     emit(settings, data, f"request {request} approved by {data['approver']}{signed}")
 
@@ -422,8 +413,25 @@ def reject(settings: Settings, request: int, reason: str) -> None:
     Example:
       registry reject 7 --reason "card lacks limitations"
     """
-    data = settings.registry().reject(request, reason=reason)
+    data = settings.registry().reject(request, reason=reason).to_dict()
     emit(settings, data, f"request {request} rejected by {data['approver']}")
+
+
+@cli.command()
+@click.argument("request", type=REQUEST_ID)
+@click.option("--reason", required=True, help="Why you withdraw it.")
+@pass_settings
+def withdraw(settings: Settings, request: int, reason: str) -> None:
+    """Withdraw a pending promotion request (its requester or an admin).
+
+    The version is then free for a new request.
+
+    \b
+    Example:
+      registry withdraw 7 --reason "opened against the wrong stage"
+    """
+    data = settings.registry().withdraw(request, reason=reason).to_dict()
+    emit(settings, data, f"request {request} withdrawn by {data['by']}")
 
 
 @cli.command()
@@ -463,7 +471,7 @@ def apply(settings: Settings, request: int) -> None:
     change = settings.registry().apply(request)
     emit(
         settings,
-        _change(change),
+        change.to_dict(),
         f"{change.entry}@{change.version} is now in {change.stage}"
         + (f" (was {change.entry}@{change.previous})" if change.previous else ""),
     )
@@ -484,7 +492,7 @@ def rollback(settings: Settings, entry: str, stage: str, reason: str) -> None:
     change = settings.registry().rollback(entry, stage=stage, reason=reason)
     emit(
         settings,
-        _change(change),
+        change.to_dict(),
         f"{change.entry} {change.stage} rolled back to v{change.version} (from v{change.previous})",
     )
 
@@ -500,7 +508,7 @@ def resolve(settings: Settings, workload: str, at: str | None) -> None:
     Example:
       registry resolve customer-support --at 2026-11-01T09:00:00Z
     """
-    data = settings.registry().resolve(workload, at=at)
+    data = settings.registry().resolve(workload, at=at).to_dict()
 
     def text() -> str:
         stack = data["stack"]
@@ -543,7 +551,7 @@ def history(settings: Settings, entry: str, stage: str | None) -> None:
     Example:
       registry history support-bot --stage production
     """
-    rows = settings.registry().history(entry, stage=stage)
+    rows = [r.to_dict() for r in settings.registry().history(entry, stage=stage)]
 
     def text() -> str:
         header = ("VERSION", "STAGE", "FROM", "TO", "BY", "APPROVED BY", "REASON")
@@ -582,7 +590,7 @@ def verify(settings: Settings, anchor: str | None) -> None:
     Example:
       registry audit verify --anchor 1207:5f1c...e9
     """
-    data = settings.registry().verify(anchor=anchor)
+    data = settings.registry().verify(anchor=anchor).to_dict()
     if data["ok"]:
         emit(settings, data, f"ledger ok: {data['events']} events, head {data['head']}")
         return
@@ -643,7 +651,7 @@ def sql(settings: Settings, query: str, inventory: str | None, no_refresh: bool)
 
     root = inv.inventory_root(inventory)
     registry = settings.registry()
-    if not no_refresh and inv.published_seq(root) != registry.ledger_head()["seq"]:
+    if not no_refresh and inv.published_seq(root) != registry.ledger_head().seq:
         inv.build(registry, root)
     columns, rows = inv.query(root, query)
     cells = [[_cell(v) for v in row] for row in rows]
@@ -680,7 +688,7 @@ def audit_anchor(settings: Settings) -> None:
     Example:
       registry audit anchor >> anchors.txt
     """
-    data = settings.registry().anchor()
+    data = settings.registry().anchor().to_dict()
     emit(settings, data, data["anchor"])
 
 
@@ -701,7 +709,7 @@ def review_due(settings: Settings) -> None:
     Example:
       registry review due
     """
-    rows = settings.registry().review_due()
+    rows = [r.to_dict() for r in settings.registry().review_due()]
 
     def text() -> str:
         if not rows:
@@ -919,18 +927,6 @@ def import_mlflow_(
 
 def _v(number: int | None) -> str:
     return f"v{number}" if number else "-"
-
-
-def _change(change: Any) -> dict[str, Any]:
-    return {
-        "entry": change.entry,
-        "stage": change.stage,
-        "version": change.version,
-        "previous": change.previous,
-        "request": change.request,
-        "approved_by": change.approved_by,
-        "ledger_seq": change.ledger_seq,
-    }
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

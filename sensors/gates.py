@@ -30,7 +30,7 @@ def build_gate_sensor(
         context: dg.SensorEvaluationContext, registry: RegistryResource
     ) -> dg.SensorResult:
         client = registry.client()
-        head = client.ledger_head()["seq"]
+        head = client.ledger_head().seq
         requests: list[dg.RunRequest] = []
         blocked: list[str] = []
         in_flight = {

@@ -31,7 +31,7 @@ def build_ledger_sensor(
     ) -> dg.SensorResult:
         head = registry.client().ledger_head()
         seen = int(context.cursor or 0)
-        if head["seq"] == seen:
+        if head.seq == seen:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"ledger unchanged at event {seen}"))
         busy = context.instance.get_run_records(
             filters=dg.RunsFilter(tags={DERIVED_TAG: "true"}, statuses=IN_FLIGHT), limit=1
@@ -45,12 +45,12 @@ def build_ledger_sensor(
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    run_key=f"ledger:{head['seq']}",
+                    run_key=f"ledger:{head.seq}",
                     asset_selection=list(targets),
                     tags={DERIVED_TAG: "true"},
                 )
             ],
-            cursor=str(head["seq"]),
+            cursor=str(head.seq),
         )
 
     return ledger_changes

@@ -28,11 +28,11 @@ def build_review_sensor(
         due = registry.client().review_due()
         if not due:
             return dg.SensorResult(skip_reason=dg.SkipReason("nothing is due for review"))
-        entries = sorted({d["entry"] for d in due})
+        entries = sorted({d.entry for d in due})
         for d in due:
             context.log.warning(
-                f"{d['entry']}@{d['version']}: {d['what']} due "
-                f"({d['age_days'] or 'never'} days, limit {d['limit_days']:g})"
+                f"{d.entry}@{d.version}: {d.what} due "
+                f"({d.age_days or 'never'} days, limit {d.limit_days:g})"
             )
         checks = [
             dg.AssetCheckKey(dg.AssetKey([catalog.entries[name].kind.value, name]), "review")

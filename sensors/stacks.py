@@ -22,7 +22,7 @@ def desired_pins(client: Registry, catalog: Catalog, stack: str) -> list[str] | 
         return None
     wanted = sorted(f"{name}@{number}" for name, number in latest.items())
     if client.latest_versions([stack])[stack] is not None:
-        pinned = sorted(f"{u['entry']}@{u['version']}" for u in client.show(stack)["lineage"])
+        pinned = sorted(f"{u.entry}@{u.version}" for u in client.show(stack).lineage)
         if pinned == wanted:
             return None
     return wanted

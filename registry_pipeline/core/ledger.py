@@ -118,3 +118,16 @@ def verify_chain(events: Iterable[LedgerEvent]) -> Verification:
         prev = event.hash
         expected_seq += 1
     return Verification(ok=True, events=count, head=prev)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerHead:
+    """The recorded head of the ledger: the last event's seq and hash."""
+
+    seq: int
+    hash: str
+    recorded_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{seq, hash, recorded_at}``."""
+        return {"seq": self.seq, "hash": self.hash, "recorded_at": self.recorded_at}

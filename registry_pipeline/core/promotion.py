@@ -12,11 +12,12 @@ from registry_pipeline.core.stages import Stage
 
 
 class RequestStatus(StrEnum):
-    """A request is pending until it is applied or rejected."""
+    """A request is pending until it is applied, rejected or withdrawn by its requester."""
 
     PENDING = "pending"
     APPLIED = "applied"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
 
 
 class Decision(StrEnum):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -42,14 +42,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import yaml
-from sqlalchemy import select
 
 from registry_pipeline.core.digests import digest_of_document
 from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, NotFound, SourceError, StoreUnavailable
 from registry_pipeline.sources import read_source
-from registry_pipeline.store import loads, records, schema
+from registry_pipeline.store import versions as stored_versions
 
 if TYPE_CHECKING:
     from registry_pipeline.service import Registry
@@ -556,15 +555,15 @@ def _import_versions(
             digest_basis=basis,
         )
         with registry.store.read() as conn:
-            same = records.version_by_digest(conn, model.entry, digest)
+            same = stored_versions.by_digest(conn, model.entry, digest)
         if same is not None:
             # Identical content is one version here: map to it rather than fail on the
             # differing MLflow metadata.
-            numbers[number] = same["number"]
-            report.skipped.append(_with_version(seen, same["number"]))
+            numbers[number] = same.number
+            report.skipped.append(_with_version(seen, same.number))
             report.warnings.append(
-                f"{label} has the same content as {model.entry}@{same['number']}, which "
-                f"{_described(same['origin'])}; mapped to it"
+                f"{label} has the same content as {model.entry}@{same.number}, which "
+                f"{_described(same.origin)}; mapped to it"
             )
             continue
         params: dict[str, Any] = {
@@ -592,16 +591,10 @@ def _import_versions(
 
 
 def _already_imported(registry: Registry, ml: _Mlflow, model: _Model) -> dict[int, ImportedVersion]:
-    t = schema.versions
     with registry.store.read() as conn:
-        rows = conn.execute(
-            select(t.c.number, t.c.digest, t.c.origin).where(
-                t.c.entry == model.entry, t.c.origin.is_not(None)
-            )
-        ).all()
+        rows = stored_versions.origins(conn, model.entry)
     out: dict[int, ImportedVersion] = {}
-    for number, digest, text in rows:
-        origin = loads(text)
+    for number, digest, origin in rows:
         if (
             isinstance(origin, dict)
             and origin.get("system") == SYSTEM
@@ -624,9 +617,8 @@ def _with_version(seen: ImportedVersion, number: int) -> ImportedVersion:
     return ImportedVersion(**{**asdict(seen), "version": number})
 
 
-def _described(origin_text: str | None) -> str:
-    origin = loads(origin_text) if origin_text else None
-    if not isinstance(origin, dict):
+def _described(origin: Mapping[str, Any] | None) -> str:
+    if not isinstance(origin, Mapping):
         return "was registered here"
     return (
         f"was imported from {origin.get('system')} {origin.get('registered_model')!r} "
@@ -722,7 +714,7 @@ def _import_stages(
                     "basis": basis,
                 }
             )
-    listed = next(e for e in registry.list_entries() if e["entry"] == model.entry)
+    listed = next(e.to_dict() for e in registry.list_entries() if e.entry == model.entry)
     for stage in (Stage.STAGING, Stage.PRODUCTION):
         if stage not in picks and listed[stage.value] is not None:
             report.warnings.append(

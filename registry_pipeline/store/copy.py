@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, func, select, text
 
 from registry_pipeline.core.ledger import verify_chain
 from registry_pipeline.errors import Conflict, RegistryError
-from registry_pipeline.store import Store, records, schema
+from registry_pipeline.store import Store, ledger, schema
 
 #: Tables in foreign-key order; schema_migrations is the target's own.
 ORDER = (
@@ -57,16 +57,16 @@ def copy_registry(source: Store, target: Store) -> Copied:
             )
         for table in ORDER:
             counts[table.name] = _copy_table(src, dst, table)
-        head = records.ledger_head(src)
+        head = ledger.head(src)
         dst.execute(
             schema.ledger_head.update()
             .where(schema.ledger_head.c.id == 1)
-            .values(seq=head["seq"], hash=head["hash"], recorded_at=head["recorded_at"])
+            .values(seq=head.seq, hash=head.hash, recorded_at=head.recorded_at)
         )
         if dst.dialect.name == "postgresql":
             _reset_sequences(dst)
-        verdict = verify_chain(records.ledger_events(dst))
-        if not verdict.ok or verdict.head != head["hash"] or verdict.events != head["seq"]:
+        verdict = verify_chain(ledger.events(dst))
+        if not verdict.ok or verdict.head != head.hash or verdict.events != head.seq:
             raise RegistryError(
                 f"the copied ledger does not verify (event {verdict.broken_at}: "
                 f"{verdict.problem}); nothing was written"

@@ -579,15 +579,15 @@ def test_high_risk_adapter_with_unsigned_approval_is_blocked_by_approvals_gate(
     build_stack(run_cli, artifacts, tmp_path)
     to_staging(run_cli, "support-lora@1")
     request = promote(run_cli, "support-lora@1", "production")
-    ok(run_cli("approve", str(request), "--reason", "looks fine", actor=BOB))
+    line = refused(run_cli("approve", str(request), "--reason", "looks fine", actor=BOB), code=5)
+    assert "unsigned" in line
+    assert "--key" in line
     report = ok(run_cli("gates", str(request), json=True)).json()
     approvals = gate_map(report)["approvals"]
     assert approvals["passed"] is False
-    assert "unsigned" in approvals["detail"]
     assert "0 of 2 signed approvals" in approvals["detail"]
     line = refused(run_cli("apply", str(request)), code=5)
-    assert "approvals: " in line
-    assert "unsigned" in line
+    assert "approvals: 0 of 2 signed approvals" in line
     assert ok(run_cli("show", "support-lora@1", json=True)).json()["stage"] == "staging"
 
 
@@ -598,8 +598,86 @@ def test_stack_inherits_high_risk_so_one_unsigned_production_approval_is_not_eno
     evidence(run_cli, tmp_path, "support-bot@1")
     to_staging(run_cli, "support-bot@1")
     request = promote(run_cli, "support-bot@1", "production")
-    ok(run_cli("approve", str(request), "--reason", "looks fine", actor=BOB))
+    line = refused(run_cli("approve", str(request), "--reason", "looks fine", actor=BOB), code=5)
+    assert "needs signed approvals" in line
     report = ok(run_cli("gates", str(request), json=True)).json()
     failed = [g for g in report["gates"] if not g["passed"]]
     assert [g["name"] for g in failed] == ["approvals"]
-    assert "unsigned" in failed[0]["detail"]
+    assert "0 of 2 signed approvals" in failed[0]["detail"]
+
+
+def test_a_promotion_stuck_on_signatures_can_be_signed_again_or_withdrawn(
+    run_cli: RunCli, artifacts: Artifacts, tmp_path: Path, db_url: str
+) -> None:
+    """Unsigned approvals are refused where the rule needs signatures; an approver replaces
+    an earlier decision with a signed one; a withdrawn request frees the version."""
+    build_stack(run_cli, artifacts, tmp_path)
+    evidence(run_cli, tmp_path, "support-lora@1")
+    to_staging(run_cli, "support-lora@1")
+    document = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+    high = document["policy"]["stages"]["production"]["by_risk_class"]["high"]
+    high["signed_approvals"] = False
+    ok(run_cli("init", "--catalog", str(write(tmp_path / "unsigned.yaml", document)), actor=CAROL))
+    first = promote(run_cli, "support-lora@1", "production", actor=ALICE)
+    unsigned = ok(run_cli("approve", str(first), "--reason", "fine", actor=BOB, json=True)).json()
+    assert unsigned["signed"] is False
+
+    # The policy now needs signatures: bob's earlier approval no longer counts.
+    keys = {}
+    for person, name in ((BOB, "bob"), (CAROL, "carol")):
+        made = ok(run_cli("keys", "generate", "--out", str(tmp_path / f"{name}.pem"), json=True))
+        keys[person] = made.json()["public_key"]
+    high["signed_approvals"] = True
+    document["policy"]["approver_keys"] = keys
+    ok(run_cli("init", "--catalog", str(write(tmp_path / "keyed.yaml", document)), actor=CAROL))
+    detail = gate_map(ok(run_cli("gates", str(first), json=True)).json())["approvals"]["detail"]
+    assert "0 of 2 signed approvals" in detail
+    assert "unsigned" in detail
+
+    line = refused(run_cli("approve", str(first), "--reason", "again", actor=BOB), code=5)
+    assert "--key" in line
+    signed = ok(
+        run_cli(
+            "approve",
+            str(first),
+            "--reason",
+            "signed this time",
+            "--key",
+            str(tmp_path / "bob.pem"),
+            actor=BOB,
+            json=True,
+        )
+    ).json()
+    assert (signed["signed"], signed["replaced"]) == (True, True)
+    detail = gate_map(ok(run_cli("gates", str(first), json=True)).json())["approvals"]["detail"]
+    assert "1 of 2 signed approvals (bob@example.com)" in detail
+
+    # A request for the same version and stage is refused while this one is pending.
+    refused(run_cli("promote", "support-lora@1", "--to", "production", "--reason", "x"), code=4)
+    line = refused(run_cli("withdraw", str(first), "--reason", "not mine", actor=BOB), code=5)
+    assert "requester" in line
+    withdrawn = ok(
+        run_cli("withdraw", str(first), "--reason", "start over", actor=ALICE, json=True)
+    ).json()
+    assert (withdrawn["status"], withdrawn["by"]) == ("withdrawn", ALICE)
+    refused(run_cli("withdraw", str(first), "--reason", "twice", actor=ALICE), code=4)
+    refused(run_cli("approve", str(first), "--reason", "late", actor=BOB), code=4)
+    second = promote(run_cli, "support-lora@1", "production", actor=ALICE)
+    assert second != first
+    for person, name in ((BOB, "bob"), (CAROL, "carol")):
+        run = run_cli(
+            "approve",
+            str(second),
+            "--reason",
+            "ok",
+            "--key",
+            str(tmp_path / f"{name}.pem"),
+            actor=person,
+        )
+        ok(run)
+    change = ok(run_cli("apply", str(second), json=True)).json()
+    assert (change["stage"], change["approved_by"]) == ("production", [BOB, CAROL])
+    withdrawals = raw_rows(db_url, "SELECT payload FROM ledger WHERE action = 'promotion.withdraw'")
+    assert [json.loads(p)["request"] for (p,) in withdrawals] == [first]
+    replaced = raw_rows(db_url, "SELECT payload FROM ledger WHERE action = 'promotion.approve'")
+    assert sum("replaces" in json.loads(p) for (p,) in replaced) == 1

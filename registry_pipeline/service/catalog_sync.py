@@ -1,0 +1,84 @@
+"""Recording a reviewed catalog: entries, workloads and policy, as one ledger event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from registry_pipeline.catalog import catalog_digest, catalog_from_document
+from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
+from registry_pipeline.errors import Conflict, Refused
+from registry_pipeline.service.context import Context
+from registry_pipeline.service.results import CatalogChange
+from registry_pipeline.store import catalogs
+
+
+def record_catalog(
+    ctx: Context, catalog: Catalog, document: Mapping[str, Any], *, source: str
+) -> CatalogChange:
+    """Record a new catalog (entries, workloads, policy) in the store, if it changed.
+
+    Raises:
+        Refused: the current catalog's policy does not let the actor change it.
+        Conflict: the new catalog drops or re-kinds an entry that has versions.
+    """
+    digest = catalog_digest(document)
+    with ctx.store.write(ctx.actor) as tx:
+        current = catalogs.latest_document(tx.conn)
+        if current is not None:
+            if current[0] == digest:
+                return CatalogChange(catalog=digest, changed=False)
+            loaded = catalog_from_document(current[1])
+            if not loaded.may_change_catalog(ctx.actor):
+                allowed = loaded.policy.permissions.get(
+                    Operation.CATALOG, DEFAULT_PERMISSIONS[Operation.CATALOG]
+                )
+                raise Refused(
+                    f"{ctx.actor} may not change the catalog: that needs "
+                    f"{' or '.join(sorted(allowed))} (policy.permissions.catalog); admins: "
+                    f"{', '.join(sorted(loaded.policy.admins)) or 'none'}"
+                )
+        existing = catalogs.entries(tx.conn)
+        with_versions = catalogs.entries_with_versions(tx.conn)
+        for name in sorted(with_versions):
+            if name not in catalog.entries:
+                raise Conflict(
+                    f"the catalog drops {name!r}, which has registered versions; keep it",
+                    entry=name,
+                )
+            if existing[name].kind != catalog.entries[name].kind:
+                raise Conflict(
+                    f"the catalog changes {name!r} from {existing[name].kind} to "
+                    f"{catalog.entries[name].kind}, but it has versions; add a new entry",
+                    entry=name,
+                )
+        for name, entry in catalog.entries.items():
+            catalogs.put_entry(
+                tx.conn,
+                name=name,
+                kind=entry.kind,
+                owner=entry.owner,
+                at=tx.now_text,
+                new=name not in existing,
+            )
+        for name in set(existing) - set(catalog.entries) - with_versions:
+            catalogs.drop_entry(tx.conn, name)
+        catalogs.record(
+            tx.conn,
+            digest=digest,
+            document=document,
+            source=source,
+            at=tx.now_text,
+            actor=ctx.actor,
+        )
+        tx.append(
+            "catalog.load",
+            f"catalog:{digest[:12]}",
+            {
+                "digest": digest,
+                "source": source,
+                "entries": sorted(catalog.entries),
+                "workloads": sorted(catalog.workloads),
+            },
+        )
+    return CatalogChange(catalog=digest, changed=True)

@@ -1,0 +1,65 @@
+"""What every use case runs with: the store, the acting principal, the deployments folder,
+and the two questions each transaction asks first (which catalog, may the actor do this)."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from registry_pipeline.catalog import catalog_from_document
+from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
+from registry_pipeline.errors import Refused
+from registry_pipeline.store import Store, catalogs
+
+#: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
+#: process is enough (each transaction still reads which catalog is current).
+_CATALOGS: dict[str, Catalog] = {}
+
+
+def default_actor() -> str:
+    """The OS user, the identity when no actor is given."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The store, the actor and the deployments folder one :class:`Registry` acts with."""
+
+    store: Store
+    actor: str
+    deployments: Path
+
+    def catalog(self, conn: Connection) -> Catalog:
+        """The catalog current in the store, read on ``conn`` (inside its transaction)."""
+        latest = catalogs.latest_digest(conn)
+        if latest is None:
+            return Catalog(entries={})
+        cached = _CATALOGS.get(latest[1])
+        if cached is None:
+            cached = catalog_from_document(catalogs.document(conn, latest[0]))
+            _CATALOGS.clear()
+            _CATALOGS[latest[1]] = cached
+        return cached
+
+    def require(self, catalog: Catalog, operation: Operation, entry: str) -> None:
+        """Refuse unless the actor holds a role that ``policy.permissions`` allows.
+
+        Raises:
+            Refused: naming the roles that would allow it and the roles the actor holds.
+        """
+        if catalog.permits(self.actor, operation, entry):
+            return
+        allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
+        held = catalog.roles(self.actor, entry)
+        raise Refused(
+            f"{self.actor} may not {operation} for {entry}: that needs "
+            f"{' or '.join(sorted(allowed))} (policy.permissions.{operation}); "
+            f"{self.actor} is {', '.join(sorted(held)) or 'not named in the policy or catalog'}",
+            entry=entry,
+        )

@@ -1,0 +1,197 @@
+"""Evidence on versions: offline eval results, online A/B results, model cards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from registry_pipeline.core.cards import check_card_fields
+from registry_pipeline.core.catalog import Operation
+from registry_pipeline.core.evals import check_metrics
+from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.core.refs import parse_exact
+from registry_pipeline.core.times import format_time, parse_instant
+from registry_pipeline.documents import parse_yaml
+from registry_pipeline.errors import BadInput, Conflict, NotFound
+from registry_pipeline.service.context import Context
+from registry_pipeline.service.results import ABRecorded, CardSet, EvalRecorded
+from registry_pipeline.store import dumps, versions
+from registry_pipeline.store import evidence as stored
+
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+
+def read_document(path: str | Path, *, what: str) -> Any:
+    """Read a YAML or JSON document the user passed as a file.
+
+    Raises:
+        BadInput: unreadable, too large, not UTF-8 text, or malformed.
+        NotFound: the file does not exist.
+    """
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise BadInput(f"{what} {str(file)!r} is larger than 4 MiB")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{what} {str(file)!r} does not exist") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{what} {str(file)!r} is not UTF-8 text") from None
+    except IsADirectoryError:
+        raise BadInput(f"{what} {str(file)!r} is a folder; pass a YAML or JSON file") from None
+    except OSError as e:
+        raise BadInput(f"{what} {str(file)!r} cannot be read: {e.strerror}") from e
+    return parse_yaml(text, where=f"{what} {str(file)!r}")
+
+
+def ingest_evals(
+    ctx: Context, ref: str, results: str | Path | Mapping[str, Any], *, suite: str
+) -> EvalRecorded:
+    """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``.
+
+    Raises:
+        BadInput: malformed results, a suite that is not an eval suite, or a
+            ``produced_at`` in the future.
+        NotFound: the version or suite version does not exist.
+    """
+    target = parse_exact(ref)
+    suite_ref = parse_exact(suite)
+    document = (
+        read_document(results, what="eval results") if isinstance(results, str | Path) else results
+    )
+    if not isinstance(document, Mapping):
+        raise BadInput("eval results must be a mapping of metric name to number")
+    if "metrics" in document:
+        extra = set(document) - {"metrics", "produced_at", "details"}
+        if extra:
+            raise BadInput(
+                f"eval results: unknown key {sorted(extra)[0]!r}; use metrics, produced_at, details"
+            )
+        metrics = check_metrics(document["metrics"])
+        produced_raw = document.get("produced_at")
+        details = document.get("details") or {}
+        if not isinstance(details, Mapping):
+            raise BadInput("eval results: details must be a mapping")
+    else:
+        metrics, produced_raw, details = check_metrics(document), None, {}
+    if isinstance(produced_raw, datetime):
+        produced_raw = produced_raw.isoformat()
+    produced = parse_instant(str(produced_raw), what="produced_at") if produced_raw else None
+    with ctx.store.write(ctx.actor) as tx:
+        catalog = ctx.catalog(tx.conn)
+        ctx.require(catalog, Operation.EVIDENCE, target.entry)
+        suite_spec = catalog.entry(suite_ref.entry)
+        if suite_spec.kind is not EntryKind.EVAL_SUITE:
+            raise BadInput(f"--suite {suite}: {suite_ref.entry} is a {suite_spec.kind}")
+        versions.version(tx.conn, target.entry, target.version)
+        versions.version(tx.conn, suite_ref.entry, suite_ref.version)
+        produced_at = produced or tx.now
+        if produced_at > tx.now:
+            raise BadInput(f"produced_at {format_time(produced_at)} is in the future")
+        try:
+            details_json = dumps(details)
+        except (TypeError, ValueError) as e:
+            raise BadInput(f"eval results: details are not JSON-serialisable: {e}") from e
+        eval_id = stored.insert_eval(
+            tx.conn,
+            entry=target.entry,
+            number=target.version,
+            suite=suite_ref.entry,
+            suite_number=suite_ref.version,
+            metrics=metrics,
+            details_json=details_json,
+            produced_at=format_time(produced_at),
+            at=tx.now_text,
+            actor=ctx.actor,
+        )
+        recorded = EvalRecorded(
+            id=eval_id,
+            entry=target.entry,
+            version=target.version,
+            suite=suite_ref.entry,
+            suite_version=suite_ref.version,
+            metrics=metrics,
+            produced_at=format_time(produced_at),
+        )
+        tx.append("eval.ingest", str(target), recorded.to_dict())
+    return recorded
+
+
+def ingest_ab(ctx: Context, results: str | Path | Mapping[str, Any]) -> ABRecorded:
+    """Record an online A/B test result as evidence on both versions it compared.
+
+    Raises:
+        BadInput: the document is malformed.
+        NotFound: the entry or either version does not exist.
+        Conflict: this experiment's result for this metric is already recorded.
+    """
+    from registry_pipeline.formats.ab_tests import parse_ab_result, read_ab_result
+
+    result = (
+        read_ab_result(Path(results))
+        if isinstance(results, str | Path)
+        else parse_ab_result(results, "A/B result")
+    )
+    document = result.to_document()
+    with ctx.store.write(ctx.actor) as tx:
+        ctx.require(ctx.catalog(tx.conn), Operation.EVIDENCE, result.entry)
+        for number in (result.control_version, result.treatment_version):
+            versions.version(tx.conn, result.entry, number)
+        if stored.ab_recorded(
+            tx.conn, experiment=result.experiment, entry=result.entry, metric=result.metric
+        ):
+            raise Conflict(
+                f"experiment {result.experiment!r} already has a {result.metric} result "
+                f"for {result.entry}; evidence is appended, never replaced"
+            )
+        stored.insert_ab(
+            tx.conn,
+            experiment=result.experiment,
+            entry=result.entry,
+            control=result.control_version,
+            treatment=result.treatment_version,
+            metric=result.metric,
+            document=document,
+            decision=result.decision,
+            ended_at=format_time(result.ended_at),
+            at=tx.now_text,
+            actor=ctx.actor,
+        )
+        tx.append("ab.ingest", f"{result.entry}@{result.treatment_version}", document)
+    return ABRecorded(
+        entry=result.entry,
+        experiment=result.experiment,
+        metric=result.metric,
+        control_version=result.control_version,
+        treatment_version=result.treatment_version,
+        lift=result.lift,
+        decision=str(result.decision),
+        document=document,
+    )
+
+
+def set_card(ctx: Context, ref: str, fields: Mapping[str, Any] | str | Path) -> CardSet:
+    """Set the model card of version ``ref`` from a mapping or a YAML/JSON file."""
+    target = parse_exact(ref)
+    document = read_document(fields, what="card file") if isinstance(fields, str | Path) else fields
+    clean = check_card_fields(document)
+    stored_fields = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
+    with ctx.store.write(ctx.actor) as tx:
+        ctx.require(ctx.catalog(tx.conn), Operation.EVIDENCE, target.entry)
+        versions.version(tx.conn, target.entry, target.version)
+        stored.insert_card(
+            tx.conn,
+            entry=target.entry,
+            number=target.version,
+            fields=stored_fields,
+            at=tx.now_text,
+            actor=ctx.actor,
+        )
+        tx.append(
+            "card.set",
+            str(target),
+            {"entry": target.entry, "version": target.version, "fields": stored_fields},
+        )
+    return CardSet(entry=target.entry, version=target.version, card=stored_fields)

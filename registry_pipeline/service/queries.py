@@ -1,0 +1,319 @@
+"""The read side: versions, entries, lineage, cards, what runs where, history, reviews."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from registry_pipeline.core.cards import render_markdown
+from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.core.kinds import check_name, parse_kind
+from registry_pipeline.core.ledger import LedgerHead
+from registry_pipeline.core.promotion import Decision
+from registry_pipeline.core.refs import VersionRef, parse_exact, parse_ref
+from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES, Stage, parse_stage
+from registry_pipeline.core.times import format_time, parse_instant, parse_stored
+from registry_pipeline.core.versions import Version
+from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.service.context import Context
+from registry_pipeline.service.results import (
+    AsOf,
+    CardView,
+    EntrySummary,
+    EvalView,
+    HistoryItem,
+    LineageNode,
+    LineageView,
+    Pinned,
+    Resolution,
+    ReviewItem,
+    VersionView,
+)
+from registry_pipeline.store import evidence, ledger, promotions, stages, versions
+
+MAX_LINEAGE_DEPTH = 64
+
+
+def resolve_ref(conn: Connection, catalog: Catalog, ref: VersionRef) -> Version:
+    """The version ``ENTRY[@VERSION|@STAGE]`` names (the latest when it names none).
+
+    Raises:
+        NotFound: unknown entry, no such version, nothing in the stage, or no versions.
+        BadInput: a stage that can hold several versions.
+    """
+    catalog.entry(ref.entry)
+    if ref.version is not None:
+        return versions.version(conn, ref.entry, ref.version)
+    if ref.stage is not None:
+        if ref.stage not in SINGLE_HOLDER_STAGES:
+            raise BadInput(f"{ref}: only staging and production have one holder; name a version")
+        held = stages.holder(conn, ref.entry, ref.stage)
+        if held is None:
+            raise NotFound(f"no version of {ref.entry} is in {ref.stage}", entry=ref.entry)
+        return versions.version(conn, ref.entry, held.number)
+    latest = versions.latest_number(conn, ref.entry)
+    if latest is None:
+        raise NotFound(
+            f"{ref.entry} has no versions yet",
+            entry=ref.entry,
+            hint=f"register one with `registry register {ref.entry} SOURCE`",
+        )
+    return versions.version(conn, ref.entry, latest)
+
+
+def show(ctx: Context, ref: str) -> VersionView:
+    """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
+    parsed = parse_ref(ref)
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+        v = resolve_ref(conn, catalog, parsed)
+        spec = catalog.entry(v.entry)
+        stage = stages.current(conn, v.entry, v.number)
+        upstream = versions.upstream_of(conn, v.entry, v.number)
+        evals = evidence.eval_results(conn, v.entry, v.number)
+        card = evidence.latest_card(conn, v.entry, v.number)
+        ab_tests = evidence.ab_results(conn, v.entry, v.number)
+    return VersionView(
+        entry=v.entry,
+        kind=spec.kind.value,
+        owner=spec.owner,
+        version=v.number,
+        digest=v.digest,
+        stage=stage.stage.value if stage else None,
+        size=v.size,
+        file_count=v.file_count,
+        source=v.source,
+        params=v.params,
+        format=v.format,
+        origin=v.origin,
+        created_at=v.created_at,
+        created_by=v.created_by,
+        lineage=upstream,
+        evals=[
+            EvalView(
+                suite=e.suite,
+                suite_version=e.suite_version,
+                metrics=dict(e.metrics),
+                produced_at=format_time(e.produced_at),
+                recorded_by=e.recorded_by,
+            )
+            for e in evals
+        ],
+        ab_tests=ab_tests,
+        card=dict(card.fields) if card else None,
+    )
+
+
+def list_entries(ctx: Context, *, kind: str | None = None) -> list[EntrySummary]:
+    """Every catalog entry with its version count, latest version and stage holders."""
+    wanted = parse_kind(kind) if kind else None
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+        counts = versions.counts(conn)
+        holders = stages.holders(conn)
+    out = []
+    for name, spec in sorted(catalog.entries.items()):
+        if wanted is not None and spec.kind is not wanted:
+            continue
+        n, latest = counts.get(name, (0, None))
+        out.append(
+            EntrySummary(
+                entry=name,
+                kind=spec.kind.value,
+                owner=spec.owner,
+                versions=n,
+                latest=latest,
+                staging=holders.get((name, Stage.STAGING)),
+                production=holders.get((name, Stage.PRODUCTION)),
+            )
+        )
+    return out
+
+
+def lineage(ctx: Context, ref: str) -> LineageView:
+    """The full upstream tree of a version and its direct downstream versions."""
+    exact = parse_exact(ref)
+    with ctx.store.read() as conn:
+        v = resolve_ref(
+            conn, ctx.catalog(conn), VersionRef(entry=exact.entry, version=exact.version)
+        )
+
+        def tree(entry: str, number: int, depth: int) -> list[LineageNode]:
+            if depth > MAX_LINEAGE_DEPTH:
+                return []
+            return [
+                LineageNode(link=u, upstream=tree(u.entry, u.version, depth + 1))
+                for u in versions.upstream_of(conn, entry, number)
+            ]
+
+        upstream = tree(v.entry, v.number, 0)
+        downstream = versions.downstream_of(conn, v.entry, v.number)
+    return LineageView(
+        entry=v.entry, version=v.number, digest=v.digest, upstream=upstream, downstream=downstream
+    )
+
+
+def card(ctx: Context, ref: str) -> CardView:
+    """A version's card fields and the card rendered as Markdown."""
+    parsed = parse_ref(ref)
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+        v = resolve_ref(conn, catalog, parsed)
+        spec = catalog.entry(v.entry)
+        found = evidence.latest_card(conn, v.entry, v.number)
+        upstream = versions.upstream_of(conn, v.entry, v.number)
+        evals = evidence.eval_results(conn, v.entry, v.number)
+    markdown = render_markdown(
+        entry=v.entry,
+        version=v.number,
+        kind=spec.kind.value,
+        digest=v.digest,
+        facts={
+            "owner": spec.owner,
+            "license": spec.license or "",
+            "risk_class": spec.risk_class or "",
+            "description": spec.description,
+            "intended_use": spec.intended_use or "",
+        },
+        card=found,
+        lineage=[f"{u.entry}@{u.version} ({u.relation})" for u in upstream],
+        evals=[
+            f"{e.suite}@{e.suite_version}: "
+            + ", ".join(f"{k}={v:g}" for k, v in sorted(e.metrics.items()))
+            for e in evals
+        ],
+    )
+    return CardView(
+        entry=v.entry,
+        version=v.number,
+        card=dict(found.fields) if found else None,
+        set_by=found.set_by if found else None,
+        set_at=format_time(found.set_at) if found else None,
+        markdown=markdown,
+    )
+
+
+def ledger_head(ctx: Context) -> LedgerHead:
+    """The recorded head of the ledger."""
+    with ctx.store.read() as conn:
+        return ledger.head(conn)
+
+
+def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) -> Resolution:
+    """The stack serving ``workload`` in production, now or at instant ``at``.
+
+    Raises:
+        NotFound: unknown workload, or no production stack at that instant.
+    """
+    check_name(workload, what="workload name")
+    instant = at if isinstance(at, datetime) else parse_instant(at, what="--at") if at else None
+    with ctx.store.read() as conn:
+        spec = ctx.catalog(conn).workload(workload)
+        head = ledger.head(conn)
+        when = format_time(instant) if instant else format_time(datetime.now(UTC))
+        held = stages.holder_at(conn, spec.stack, Stage.PRODUCTION, when)
+        if held is None:
+            raise NotFound(
+                f"workload {workload} had no production stack at {when}"
+                if instant
+                else f"workload {workload} has no production stack yet",
+                entry=spec.stack,
+                hint=None if instant else f"promote a version of {spec.stack} to production",
+            )
+        stack = versions.version(conn, spec.stack, held.number)
+        components = [
+            Pinned(entry=u.entry, kind=u.kind, version=u.version, digest=u.digest)
+            for u in versions.upstream_of(conn, spec.stack, held.number)
+        ]
+    return Resolution(
+        workload=workload,
+        stack=Pinned(entry=spec.stack, version=held.number, digest=stack.digest),
+        components=components,
+        approved_by=list(held.approved_by),
+        since=held.effective_from,
+        request=held.request_id,
+        as_of=AsOf(time=when, ledger_seq=head.seq, ledger_head=head.hash),
+    )
+
+
+def history(ctx: Context, entry: str, *, stage: str | None = None) -> list[HistoryItem]:
+    """Every stage assignment of ``entry`` (optionally of one stage), oldest first."""
+    check_name(entry)
+    wanted = parse_stage(stage) if stage else None
+    with ctx.store.read() as conn:
+        ctx.catalog(conn).entry(entry)
+        rows = stages.history(conn, entry, wanted)
+    return [
+        HistoryItem(
+            entry=a.entry,
+            version=a.number,
+            stage=a.stage.value,
+            effective_from=a.effective_from,
+            effective_to=a.effective_to,
+            actor=a.actor,
+            reason=a.reason,
+            cause=a.cause,
+            request=a.request_id,
+            approved_by=list(a.approved_by),
+            ledger_seq=a.ledger_seq,
+        )
+        for a in rows
+    ]
+
+
+def review_due(ctx: Context, *, entry: str | None = None) -> list[ReviewItem]:
+    """Production versions whose approval is older than the policy's
+    ``review_every_days`` or whose newest required evals are older than
+    ``max_eval_age_days``: what needs a fresh review or a fresh eval run."""
+    now = datetime.now(UTC)
+    due: list[ReviewItem] = []
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+        for held in stages.in_stage(conn, Stage.PRODUCTION, entry=entry):
+            name, number = held.entry, held.number
+            if name not in catalog.entries:
+                continue
+            rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(name))
+            approved = parse_stored(held.effective_from)
+            if held.request_id is not None:
+                stamps = [
+                    a.created_at
+                    for a in promotions.approvals(conn, held.request_id)
+                    if a.decision is Decision.APPROVE
+                ]
+                approved = max(stamps) if stamps else approved
+            if rule.review_every_days is not None:
+                age = (now - approved).total_seconds() / 86400
+                if age > rule.review_every_days:
+                    due.append(
+                        ReviewItem(
+                            entry=name,
+                            version=number,
+                            what="approval",
+                            age_days=round(age, 1),
+                            limit_days=rule.review_every_days,
+                            since=format_time(approved),
+                        )
+                    )
+            if rule.max_eval_age_days is not None and rule.evals:
+                suites = set(catalog.suites_covering(name)) & set(rule.evals)
+                produced = [
+                    e.produced_at
+                    for e in evidence.eval_results(conn, name, number)
+                    if e.suite in suites
+                ]
+                newest = max(produced) if produced else None
+                eval_age = (now - newest).total_seconds() / 86400 if newest else None
+                if suites and (eval_age is None or eval_age > rule.max_eval_age_days):
+                    due.append(
+                        ReviewItem(
+                            entry=name,
+                            version=number,
+                            what="evals",
+                            age_days=None if eval_age is None else round(eval_age, 1),
+                            limit_days=rule.max_eval_age_days,
+                            since=format_time(newest) if newest else None,
+                        )
+                    )
+    return due

@@ -1,0 +1,159 @@
+"""Evidence on versions: eval results, model cards, A/B test results. Appended, never edited."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from registry_pipeline.core.cards import ModelCard
+from registry_pipeline.core.evals import EvalResult
+from registry_pipeline.core.times import parse_stored
+from registry_pipeline.store import dumps, loads, schema
+
+
+def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
+    """Every eval result recorded for a version, oldest first."""
+    t = schema.evals
+    rows = conn.execute(
+        select(t).where(t.c.entry == entry, t.c.number == number).order_by(t.c.id)
+    ).mappings()
+    return [
+        EvalResult(
+            id=r["id"],
+            entry=r["entry"],
+            version=r["number"],
+            suite=r["suite"],
+            suite_version=r["suite_number"],
+            metrics=loads(r["metrics"]),
+            details=loads(r["details"]),
+            produced_at=parse_stored(r["produced_at"]),
+            recorded_at=parse_stored(r["recorded_at"]),
+            recorded_by=r["recorded_by"],
+        )
+        for r in rows
+    ]
+
+
+def insert_eval(
+    conn: Connection,
+    *,
+    entry: str,
+    number: int,
+    suite: str,
+    suite_number: int,
+    metrics: Mapping[str, float],
+    details_json: str,
+    produced_at: str,
+    at: str,
+    actor: str,
+) -> int | None:
+    """Record one eval result; returns its id."""
+    result = conn.execute(
+        schema.evals.insert().values(
+            entry=entry,
+            number=number,
+            suite=suite,
+            suite_number=suite_number,
+            metrics=dumps(metrics),
+            details=details_json,
+            produced_at=produced_at,
+            recorded_at=at,
+            recorded_by=actor,
+        )
+    )
+    return result.inserted_primary_key[0] if result.inserted_primary_key else None
+
+
+def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:
+    """The card most recently set for a version."""
+    t = schema.cards
+    row = (
+        conn.execute(
+            select(t)
+            .where(t.c.entry == entry, t.c.number == number)
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in loads(row["fields"]).items()}
+    return ModelCard(
+        entry=entry,
+        version=number,
+        fields=fields,
+        set_at=parse_stored(row["set_at"]),
+        set_by=row["set_by"],
+    )
+
+
+def insert_card(
+    conn: Connection, *, entry: str, number: int, fields: Mapping[str, Any], at: str, actor: str
+) -> None:
+    """Record a card for a version (the newest one counts)."""
+    conn.execute(
+        schema.cards.insert().values(
+            entry=entry, number=number, fields=dumps(fields), set_at=at, set_by=actor
+        )
+    )
+
+
+def ab_results(conn: Connection, entry: str, number: int) -> list[dict[str, Any]]:
+    """A/B test results in which a version took part (as control or treatment)."""
+    t = schema.ab_results
+    rows = conn.execute(
+        select(t)
+        .where(
+            t.c.entry == entry,
+            or_(t.c.control_number == number, t.c.treatment_number == number),
+        )
+        .order_by(t.c.id)
+    ).mappings()
+    return [
+        {**loads(r["document"]), "recorded_at": r["recorded_at"], "recorded_by": r["recorded_by"]}
+        for r in rows
+    ]
+
+
+def ab_recorded(conn: Connection, *, experiment: str, entry: str, metric: str) -> bool:
+    """Whether this experiment's result for ``metric`` on ``entry`` is already recorded."""
+    t = schema.ab_results
+    found = conn.execute(
+        select(t.c.id).where(t.c.experiment == experiment, t.c.entry == entry, t.c.metric == metric)
+    ).scalar()
+    return found is not None
+
+
+def insert_ab(
+    conn: Connection,
+    *,
+    experiment: str,
+    entry: str,
+    control: int,
+    treatment: int,
+    metric: str,
+    document: Mapping[str, Any],
+    decision: str,
+    ended_at: str,
+    at: str,
+    actor: str,
+) -> None:
+    """Record one A/B test result."""
+    conn.execute(
+        schema.ab_results.insert().values(
+            experiment=experiment,
+            entry=entry,
+            control_number=control,
+            treatment_number=treatment,
+            metric=metric,
+            document=dumps(document),
+            decision=decision,
+            ended_at=ended_at,
+            recorded_at=at,
+            recorded_by=actor,
+        )
+    )

@@ -1,0 +1,174 @@
+"""Versions, their numbers and their lineage edges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, func, select, update
+
+from registry_pipeline.core.versions import DownstreamLink, UpstreamLink, Version
+from registry_pipeline.errors import NotFound
+from registry_pipeline.store import dumps, loads, schema
+
+
+def _version(row: RowMapping) -> Version:
+    return Version(
+        entry=row["entry"],
+        number=row["number"],
+        digest=row["digest"],
+        size=row["size"],
+        file_count=row["file_count"],
+        source=row["source"],
+        params=loads(row["params"]),
+        format=loads(row["format"]),
+        origin=loads(row["origin"]) if row["origin"] else None,
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )
+
+
+def version(conn: Connection, entry: str, number: int) -> Version:
+    """The version ``entry@number``; raises :class:`NotFound` naming the latest one."""
+    t = schema.versions
+    row = conn.execute(select(t).where(t.c.entry == entry, t.c.number == number)).mappings().first()
+    if row is None:
+        latest = latest_number(conn, entry)
+        hint = f"latest is {entry}@{latest}" if latest else f"{entry} has no versions yet"
+        raise NotFound(f"no version {entry}@{number}", entry=entry, version=number, hint=hint)
+    return _version(row)
+
+
+def by_digest(conn: Connection, entry: str, digest: str) -> Version | None:
+    """The version of ``entry`` with content ``digest``, if registered."""
+    t = schema.versions
+    row = conn.execute(select(t).where(t.c.entry == entry, t.c.digest == digest)).mappings().first()
+    return _version(row) if row is not None else None
+
+
+def latest_number(conn: Connection, entry: str) -> int | None:
+    """The newest version number of ``entry``, ``None`` when it has none."""
+    t = schema.versions
+    found = conn.execute(select(func.max(t.c.number)).where(t.c.entry == entry)).scalar_one()
+    return int(found) if found is not None else None
+
+
+def latest_numbers(conn: Connection, entries: Sequence[str]) -> dict[str, int | None]:
+    """The newest version number of each of ``entries`` (``None`` when it has none)."""
+    t = schema.versions
+    found = dict(
+        conn.execute(
+            select(t.c.entry, func.max(t.c.number))
+            .where(t.c.entry.in_(list(entries)))
+            .group_by(t.c.entry)
+        ).all()
+    )
+    return {name: found.get(name) for name in entries}
+
+
+def counts(conn: Connection) -> dict[str, tuple[int, int]]:
+    """``{entry: (number of versions, latest number)}`` for every entry with versions."""
+    t = schema.versions
+    query = select(t.c.entry, func.count(), func.max(t.c.number)).group_by(t.c.entry)
+    return {entry: (int(n), int(latest)) for entry, n, latest in conn.execute(query).all()}
+
+
+def origins(conn: Connection, entry: str) -> list[tuple[int, str, Mapping[str, Any] | None]]:
+    """``(number, digest, origin)`` of every version of ``entry``, oldest first."""
+    t = schema.versions
+    rows = conn.execute(
+        select(t.c.number, t.c.digest, t.c.origin).where(t.c.entry == entry).order_by(t.c.number)
+    ).all()
+    return [(n, d, loads(o) if o else None) for n, d, o in rows]
+
+
+def allocate_number(conn: Connection, entry: str) -> int:
+    """Take the next version number of ``entry`` (row-locked; gap-free because the
+    transaction that takes it either commits the version or rolls the counter back)."""
+    t = schema.entries
+    current = conn.execute(
+        select(t.c.next_version).where(t.c.name == entry).with_for_update()
+    ).scalar_one()
+    conn.execute(update(t).where(t.c.name == entry).values(next_version=current + 1))
+    return int(current)
+
+
+def insert(
+    conn: Connection,
+    *,
+    entry: str,
+    number: int,
+    digest: str,
+    size: int,
+    file_count: int,
+    manifest: Mapping[str, Any],
+    source: str,
+    params_json: str,
+    at: str,
+    actor: str,
+    format_facts: Mapping[str, Any],
+    origin: Mapping[str, Any] | None,
+    lineage: Sequence[tuple[str, int]],
+    relation: str,
+) -> None:
+    """Insert a version and its upstream edges."""
+    conn.execute(
+        schema.versions.insert().values(
+            entry=entry,
+            number=number,
+            digest=digest,
+            size=size,
+            file_count=file_count,
+            manifest=dumps(manifest),
+            source=source,
+            params=params_json,
+            created_at=at,
+            created_by=actor,
+            format=dumps(format_facts),
+            origin=dumps(origin) if origin is not None else None,
+        )
+    )
+    for up_entry, up_number in lineage:
+        conn.execute(
+            schema.lineage.insert().values(
+                entry=entry,
+                number=number,
+                upstream_entry=up_entry,
+                upstream_number=up_number,
+                relation=relation,
+            )
+        )
+
+
+def upstream_of(conn: Connection, entry: str, number: int) -> list[UpstreamLink]:
+    """Direct upstream edges of a version with the upstream's kind and digest."""
+    lin, ver, ent = schema.lineage, schema.versions, schema.entries
+    query = (
+        select(
+            lin.c.upstream_entry, lin.c.upstream_number, lin.c.relation, ver.c.digest, ent.c.kind
+        )
+        .join(
+            ver,
+            and_(ver.c.entry == lin.c.upstream_entry, ver.c.number == lin.c.upstream_number),
+        )
+        .join(ent, ent.c.name == lin.c.upstream_entry)
+        .where(lin.c.entry == entry, lin.c.number == number)
+        .order_by(lin.c.upstream_entry)
+    )
+    return [
+        UpstreamLink(entry=e, version=n, relation=rel, digest=d, kind=k)
+        for e, n, rel, d, k in conn.execute(query).all()
+    ]
+
+
+def downstream_of(conn: Connection, entry: str, number: int) -> list[DownstreamLink]:
+    """Direct downstream edges: versions that name this one as upstream."""
+    lin = schema.lineage
+    query = (
+        select(lin.c.entry, lin.c.number, lin.c.relation)
+        .where(lin.c.upstream_entry == entry, lin.c.upstream_number == number)
+        .order_by(lin.c.entry, lin.c.number)
+    )
+    return [
+        DownstreamLink(entry=e, version=n, relation=rel) for e, n, rel in conn.execute(query).all()
+    ]
