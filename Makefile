@@ -12,11 +12,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,mlflow]'
 	touch $(STAMP)
 
-## Install (pinned), lint, type-check and run the whole test suite.
+## Install (pinned), lint, type-check, check the layer contracts and dead code, and run the
+## whole test suite.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/vulture registry_pipeline assets sensors --min-confidence 80
 	$(BIN)/python -m pytest
 
 DAGSTER_HOME ?= $(CURDIR)/.registry/dagster

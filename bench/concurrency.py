@@ -27,8 +27,11 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from registry_pipeline.pgcluster import NoPostgres, running_cluster
 from registry_pipeline.service import Registry
+
+# The throwaway PostgreSQL cluster is test support, not part of the product.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.pgcluster import NoPostgres, running_cluster
 
 ROOT = Path(__file__).parents[1]
 WORKER = ROOT / "tests" / "integration" / "concurrency_worker.py"
@@ -97,7 +100,7 @@ def run(url: str, folder: Path, processes: int, ops: int) -> dict[str, Any]:
         "SELECT count(*) FROM stage_assignments WHERE stage = 'production' "
         "AND effective_to IS NULL",
     )[0][0]
-    verified = Registry.open(url).verify()
+    verified = Registry.open(url).verify().to_dict()
     total_ops = sum(r["ops"] for r in reports)
     return {
         "ops": total_ops,

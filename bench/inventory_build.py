@@ -174,7 +174,7 @@ def main() -> None:
         seed(folder / "registry.db", args.versions, args.events)
         seeded = time.perf_counter() - started
         registry = Registry.open(url, actor="bench")
-        verified = registry.verify()
+        verified = registry.verify().to_dict()
         assert verified["ok"], verified
         builds = []
         for _ in range(3):

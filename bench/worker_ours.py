@@ -307,7 +307,7 @@ class Ours:
         self.requester = Registry.open(self.url, actor=REQUESTER, deployments=deployments)
         self.approver = Registry.open(self.url, actor=APPROVER, deployments=deployments)
         began = time.perf_counter()
-        verified = self.registrar.verify()
+        verified = self.registrar.verify().to_dict()
         verify_s = time.perf_counter() - began
         if not verified["ok"]:
             raise RuntimeError(f"seeded ledger does not verify: {verified}")
@@ -348,7 +348,7 @@ class Ours:
 
     def _fresh_inventory(self) -> dict[str, Any]:
         assert self.registrar is not None
-        if self.registrar.ledger_head()["seq"] == self.published_seq:
+        if self.registrar.ledger_head().to_dict()["seq"] == self.published_seq:
             return {}
         return {"inventory_rebuild_s": self._publish()}
 
@@ -425,7 +425,7 @@ class Ours:
         assert registry is not None
         return (
             (lambda i: f"model-{i % ENTRIES}"),
-            (lambda entry: registry.history(entry, stage="production")),
+            (lambda entry: [_r.to_dict() for _r in registry.history(entry, stage="production")]),
             {},
         )
 
@@ -465,7 +465,7 @@ class Ours:
         ).fetchall()
         db.close()
         registry = Registry.open(f"sqlite:///{Path(msg['folder']) / 'registry.db'}")
-        verified = registry.verify()
+        verified = registry.verify().to_dict()
         registry.store.dispose()
         return {
             "numbers": [r[0] for r in rows],

@@ -38,7 +38,7 @@ def say(message: str) -> None:
 
 def prepare() -> None:
     _, summary = Registry.init(DATABASE, catalog=CATALOG, actor=ADMIN)
-    say(f"registry at {DATABASE} with {summary['entries']} entries")
+    say(f"registry at {DATABASE} with {summary.entries} entries")
     if OUTPUTS.exists():
         shutil.rmtree(OUTPUTS)
     generate(OUTPUTS)
@@ -130,15 +130,15 @@ def drive() -> None:
         promote(stack, 1, "staging")
     wait_for(
         "both stacks in staging",
-        lambda: all(registry.show(f"{s}@1")["stage"] == "staging" for s in stacks),
+        lambda: all(registry.show(f"{s}@1").to_dict()["stage"] == "staging" for s in stacks),
     )
     for stack in stacks:
         promote(stack, 1, "production")
     wait_for(
         "support-bot in production",
-        lambda: registry.show("support-bot@1")["stage"] == "production",
+        lambda: registry.show("support-bot@1").to_dict()["stage"] == "production",
     )
-    resolved = registry.resolve("customer-support")
+    resolved = registry.resolve("customer-support").to_dict()
     say(
         f"customer-support resolves to support-bot@{resolved['stack']['version']}, approved by "
         f"{', '.join(resolved['approved_by'])}"

@@ -64,7 +64,7 @@ def unavailable(reason: str) -> None:
 def pg_cluster() -> Any:
     """A throwaway PostgreSQL cluster for the session. Without the server binaries the
     PostgreSQL tests skip, saying how to install them; with CI=true they fail instead."""
-    from registry_pipeline.pgcluster import NoPostgres, find_bindir, running_cluster
+    from support.pgcluster import NoPostgres, find_bindir, running_cluster
 
     try:
         find_bindir()

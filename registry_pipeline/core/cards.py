@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from registry_pipeline.errors import BadInput
+from registry_pipeline.core.errors import BadInput
 
 MAX_FIELD_CHARS = 20_000
 FIELD_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from registry_pipeline.core.errors import NotFound
 from registry_pipeline.core.evals import Threshold
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.errors import NotFound
 
 RISK_CLASSES = ("high", "limited", "minimal")
 
@@ -160,11 +160,6 @@ class Policy:
         rule = self.stages.get(stage, StageRule())
         override = self.by_risk_class.get(stage, {}).get(risk_class or "")
         return override.apply(rule) if override else rule
-
-    def may_approve(self, actor: str) -> bool:
-        """Global approvers and admins may approve anything (scoped approvers: see
-        :meth:`Catalog.roles`)."""
-        return actor in self.approvers or actor in self.admins
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

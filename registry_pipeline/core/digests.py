@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from registry_pipeline.errors import BadInput
+from registry_pipeline.core.errors import BadInput
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MANIFEST_FORMAT = "registry-pipeline/manifest/v1"

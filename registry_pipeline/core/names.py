@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry_pipeline.errors import BadInput
+from registry_pipeline.core.errors import BadInput
 
 MAX_ACTOR = 256
 MAX_REASON = 2000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registry_pipeline.core.errors import BadInput
 from registry_pipeline.core.kinds import check_name
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.errors import BadInput
 
 MAX_VERSION = 2**31 - 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from registry_pipeline.errors import BadInput
+from registry_pipeline.core.errors import BadInput
 
 
 class Stage(StrEnum):

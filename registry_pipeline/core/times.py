@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from registry_pipeline.errors import BadInput
+from registry_pipeline.core.errors import BadInput
 
 FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 

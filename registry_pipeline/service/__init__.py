@@ -24,6 +24,7 @@ from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
 from registry_pipeline.deployments import deployments_root
 from registry_pipeline.service import (
+    approvals,
     audit,
     catalog_sync,
     deployments,
@@ -135,8 +136,6 @@ class Registry:
         """The catalog as recorded, read on ``conn`` (a reader's own transaction)."""
         return self._ctx.catalog(conn)
 
-    # Registration: content, stacks, imports.
-
     def register(
         self,
         entry: str,
@@ -149,12 +148,8 @@ class Registry:
         rehash: bool = False,
         progress: Progress | None = None,
     ) -> Registered:
-        """Register the content at ``source`` (a folder or file) as a version of ``entry``.
-
-        ``upstream`` pins exact upstream versions (``ENTRY@VERSION``); ``exclude`` names
-        relative paths that are not content; ``expected_digest`` refuses content that
-        changed since it was seen; ``rehash`` ignores the stat cache. Identical content
-        returns the existing version.
+        """Register the content at ``source`` (a folder or file) as a version of ``entry``,
+        pinning exact ``upstream`` versions; identical content returns the existing version.
 
         Raises:
             NotFound: unknown entry or upstream version.
@@ -193,8 +188,6 @@ class Registry:
         """The newest version number of each of ``entries`` (``None`` when it has none)."""
         return registration.latest_versions(self._ctx, entries)
 
-    # Evidence.
-
     def ingest_evals(
         self, ref: str, results: str | Path | Mapping[str, Any], *, suite: str
     ) -> EvalRecorded:
@@ -209,8 +202,6 @@ class Registry:
         """Set the model card of version ``ref`` from a mapping or a file."""
         return evidence.set_card(self._ctx, ref, fields)
 
-    # Promotion.
-
     def request_promotion(self, ref: str, *, to: str, reason: str) -> PromotionRequest:
         """Open a request to move version ``ref`` to stage ``to``."""
         return promotion.request_promotion(self._ctx, ref, to=to, reason=reason)
@@ -218,15 +209,15 @@ class Registry:
     def approve(self, request_id: int, *, reason: str, key: str | Path | None = None) -> Decided:
         """Approve a pending request (never one's own), signing with an Ed25519 key file
         where the rule needs signed approvals; replaces the approver's earlier decision."""
-        return promotion.decide(self._ctx, request_id, Decision.APPROVE, reason=reason, key=key)
+        return approvals.decide(self._ctx, request_id, Decision.APPROVE, reason=reason, key=key)
 
     def reject(self, request_id: int, *, reason: str) -> Decided:
         """Reject a pending request; a rejected request can never be applied."""
-        return promotion.decide(self._ctx, request_id, Decision.REJECT, reason=reason)
+        return approvals.decide(self._ctx, request_id, Decision.REJECT, reason=reason)
 
     def withdraw(self, request_id: int, *, reason: str) -> Withdrawn:
         """Withdraw a pending request (its requester or an admin)."""
-        return promotion.withdraw(self._ctx, request_id, reason=reason)
+        return approvals.withdraw(self._ctx, request_id, reason=reason)
 
     def gates(self, request_id: int) -> GateReport:
         """Evaluate every gate of a request now, without changing anything."""
@@ -255,8 +246,6 @@ class Registry:
     def write_deployments(self, stack: str | None = None) -> list[str]:
         """Rewrite the deployment manifests of the workloads ``stack`` serves (or all)."""
         return deployments.write_deployments(self._ctx, stack)
-
-    # Queries.
 
     def show(self, ref: str) -> VersionView:
         """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
@@ -289,8 +278,6 @@ class Registry:
     def ledger_head(self) -> LedgerHead:
         """The recorded head of the ledger."""
         return queries.ledger_head(self._ctx)
-
-    # Audit.
 
     def anchor(self) -> Anchor:
         """The ledger head as an anchor (``SEQ:HASH``) to keep outside the registry."""

@@ -45,7 +45,6 @@ class Tx:
         self.now_text = format_time(now)
         self._seq = int(head["seq"])
         self._hash = str(head["hash"])
-        self.events: list[LedgerEvent] = []
 
     def append(self, action: str, subject: str, payload: Mapping[str, Any]) -> LedgerEvent:
         """Append one ledger event in this transaction and move the head."""
@@ -78,13 +77,7 @@ class Tx:
             .values(seq=event.seq, hash=event.hash, recorded_at=event.recorded_at)
         )
         self._seq, self._hash = event.seq, event.hash
-        self.events.append(event)
         return event
-
-    @property
-    def seq(self) -> int:
-        """The ledger head's seq as of now in this transaction."""
-        return self._seq
 
 
 class Store:

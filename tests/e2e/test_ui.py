@@ -504,7 +504,7 @@ def entry_page_shows_version_card_and_checks(
     Markdown, upstream and downstream assets, and the checks' pass/fail states."""
     from playwright.sync_api import expect
 
-    digest = registry.show("support-lora@1")["digest"]
+    digest = registry.show("support-lora@1").to_dict()["digest"]
     visit(page, dev, "/assets/lora_adapter/support-lora")
     expect(
         page.get_by_text("Intended use: Drafting replies to customer tickets").first
@@ -632,7 +632,7 @@ def test_the_ui_shows_the_estate_its_gates_and_promotions(
 
         run = dev.wait(f"request {request}'s apply_promotion run to succeed", applied)
         assert tag(run, "dagster/sensor_name") == "promotion_gates", run
-        assert registry.show("support-lora@1")["stage"] == "staging"
+        assert registry.show("support-lora@1").to_dict()["stage"] == "staging"
         apply_run_is_listed(page, dev, run, request)
         screens.shoot(page, "runs-apply-promotion")
         page.locator(f"a[href^='/runs/{run['runId']}']").first.click()

@@ -103,7 +103,7 @@ def _promote(owner: Registry, approver: Registry, entry: str, stage: str, n: int
     """Move a version of ``entry`` to ``stage``, finishing a request an earlier (killed)
     worker left pending when there is one."""
     source = "candidate" if stage == "staging" else "staging"
-    shown = owner.show(entry if stage == "staging" else f"{entry}@staging")
+    shown = owner.show(entry if stage == "staging" else f"{entry}@staging").to_dict()
     if shown["stage"] != source:
         raise Refused(f"{entry}@{shown['version']} is in {shown['stage']}, not {source}")
     version = shown["version"]

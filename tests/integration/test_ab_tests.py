@@ -79,8 +79,8 @@ def test_a_required_win_blocks_until_the_treatment_wins(
 
     two_versions.ingest_ab(_result(metric="csat"))
     assert alice.apply(request).stage == "production"
-    control = two_versions.show("support-bot@1")["ab_tests"]
-    treatment = two_versions.show("support-bot@2")["ab_tests"]
+    control = two_versions.show("support-bot@1").to_dict()["ab_tests"]
+    treatment = two_versions.show("support-bot@2").to_dict()["ab_tests"]
     assert (
         [t["metric"] for t in control]
         == [t["metric"] for t in treatment]

@@ -53,7 +53,7 @@ def test_concurrent_writers_keep_numbers_gap_free_and_one_production_holder(
     assert numbers == list(range(1, WORKERS * ROUNDS + 1))
 
     registry = Registry.open(db_url, actor="w0@example.com")
-    verdict = registry.verify()
+    verdict = registry.verify().to_dict()
     assert verdict["ok"], verdict
 
     _replay_production_holders(db_url)

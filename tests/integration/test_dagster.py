@@ -160,7 +160,7 @@ def test_materializing_an_entry_registers_exactly_one_version(
     [event] = result.get_asset_materialization_events()
     materialization = event.materialization
     registry = Registry.open(estate["url"])
-    shown = registry.show("llama-3.2-1b-instruct@1")
+    shown = registry.show("llama-3.2-1b-instruct@1").to_dict()
     assert registry.latest_versions(["llama-3.2-1b-instruct"]) == {"llama-3.2-1b-instruct": 1}
     assert materialization.tags["dagster/data_version"] == shown["digest"]
     metadata = materialization.metadata
@@ -241,7 +241,7 @@ def test_training_sensor_registers_new_outputs_once(
         )
     )
     assert result.success
-    shown = Registry.open(estate["url"]).show("support-prompt@1")
+    shown = Registry.open(estate["url"]).show("support-prompt@1").to_dict()
     assert shown["digest"] == digest
     assert shown["file_count"] == 1
 
@@ -316,7 +316,7 @@ def test_stack_sensor_assembles_a_stack_once_its_components_exist(
         )
     )
     assert result.success
-    lineage = Registry.open(estate["url"]).show("support-bot@1")["lineage"]
+    lineage = Registry.open(estate["url"]).show("support-bot@1").to_dict()["lineage"]
     assert sorted(f"{u['entry']}@{u['version']}" for u in lineage) == sorted(
         request.run_config["ops"]["register_stack"]["config"]["entries"]["support-bot"]["upstream"]
     )
@@ -344,7 +344,7 @@ def test_gate_sensor_names_each_blocking_gate_then_applies(
     assert apply.run_config == {"ops": {"apply_promotion_op": {"config": {"request": staging.id}}}}
     job = estate["defs"].resolve_job_def("apply_promotion")
     assert job.execute_in_process(run_config=apply.run_config, instance=instance).success
-    assert alice.show("support-bot@1")["stage"] == "staging"
+    assert alice.show("support-bot@1").to_dict()["stage"] == "staging"
 
     production = alice.request_promotion("support-bot@1", to="production", reason="ship it")
     bob.approve(production.id, reason="ok")
@@ -358,12 +358,12 @@ def test_gate_sensor_names_each_blocking_gate_then_applies(
         raise_on_error=False,
     )
     assert not refused.success
-    assert alice.show("support-bot@1")["stage"] == "staging"
+    assert alice.show("support-bot@1").to_dict()["stage"] == "staging"
 
     make_ready(owner, "support-bot@1")
     [apply] = _tick(estate, "promotion_gates", instance, None).run_requests
     assert job.execute_in_process(run_config=apply.run_config, instance=instance).success
-    assert alice.resolve("customer-support")["stack"]["version"] == 1
+    assert alice.resolve("customer-support").to_dict()["stack"]["version"] == 1
 
 
 def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
@@ -386,7 +386,7 @@ def test_ledger_sensor_requests_a_rebuild_when_the_head_moves(
     key = dg.AssetKey(["registry", "ledger"])
     result = dg.materialize([defs.resolve_assets_def(key)], instance=instance)
     [event] = result.get_asset_materialization_events()
-    head = Registry.open(estate["url"]).ledger_head()
+    head = Registry.open(estate["url"]).ledger_head().to_dict()
     assert event.materialization.metadata["Head hash"].value == head["hash"]
     assert event.materialization.metadata["Events"].value == head["seq"]
 
@@ -453,7 +453,7 @@ def test_inventory_and_exports_materialize_with_their_checks(
     )
     assert result.success
     events = {e.asset_key: e.materialization for e in result.get_asset_materialization_events()}
-    head = Registry.open(estate["url"]).ledger_head()
+    head = Registry.open(estate["url"]).ledger_head().to_dict()
     assert events[inventory_key].metadata["As of ledger event"].value == head["seq"]
     assert events[bom_key].metadata["Ledger head"].value == head["hash"]
     [bom] = events[bom_key].metadata["Files"].value

@@ -38,7 +38,7 @@ def test_production_changes_rewrite_the_deployment_manifest(
     assert first["approved_by"] == ["bob@example.com"]
     digests = {c["entry"]: c["digest"] for c in first["components"]}
     assert set(digests) == {p.split("@")[0] for p in SUPPORT_BOT_PINS}
-    assert digests["support-lora"] == example_estate.show("support-lora@1")["digest"]
+    assert digests["support-lora"] == example_estate.show("support-lora@1").to_dict()["digest"]
 
     register_support_components(db_url, tmp_path, round_=2)
     example_estate.register_stack("support-bot", [p.replace("@1", "@2") for p in SUPPORT_BOT_PINS])

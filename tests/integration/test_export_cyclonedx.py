@@ -99,9 +99,11 @@ def test_components_carry_the_registry_digests(snap: Snapshot, db_url: str) -> N
     for ref, component in components.items():
         entry, version = ref.split("@")
         assert (component["name"], component["version"]) == (entry, version)
-        assert component["hashes"] == [{"alg": "SHA-256", "content": registry.show(ref)["digest"]}]
+        assert component["hashes"] == [
+            {"alg": "SHA-256", "content": registry.show(ref).to_dict()["digest"]}
+        ]
     top = bom["metadata"]["component"]
-    assert top["hashes"][0]["content"] == registry.show("support-bot@1")["digest"]
+    assert top["hashes"][0]["content"] == registry.show("support-bot@1").to_dict()["digest"]
 
 
 def test_component_types_and_licenses(snap: Snapshot) -> None:
@@ -160,7 +162,7 @@ def test_newer_eval_result_supersedes_the_older_one(snap: Snapshot, db_url: str)
 
 def test_metadata_records_the_ledger_head_and_catalog(snap: Snapshot, db_url: str) -> None:
     bom = build_bom(snap, "customer-support")
-    head = Registry.open(db_url).ledger_head()
+    head = Registry.open(db_url).ledger_head().to_dict()
 
     props = {p["name"]: p["value"] for p in bom["metadata"]["properties"]}
     assert props["registry:ledger_head"] == head["hash"]

@@ -86,7 +86,7 @@ def _map_field(system: dict[str, Any], sub: str, field: str) -> dict[str, Any]:
 def test_every_export_is_stamped_with_the_ledger_head(
     docs: dict[str, dict[str, Any]], snap: Snapshot, db_url: str, tmp_path: Path
 ) -> None:
-    head = Registry.open(db_url).ledger_head()
+    head = Registry.open(db_url).ledger_head().to_dict()
     assert snap.catalog_digest
     for fmt, written in docs.items():
         doc = written["json"]

@@ -98,7 +98,7 @@ def test_stack_card_has_its_evals_approvals_and_history(snap: Snapshot, db_url: 
     assert "| #2 | production | alice@example.com |" in rendered
     assert "approve by bob@example.com" in rendered
     assert "| production |" in rendered
-    assert f"`{Registry.open(db_url).ledger_head()['hash']}`" in rendered
+    assert f"`{Registry.open(db_url).ledger_head().to_dict()['hash']}`" in rendered
     for pin in ("kb-index@1", "support-lora@1", "support-prompt@1"):
         assert f"`{pin}` " in rendered
     assert "  - `kb-docs-2026-11@1` " in rendered

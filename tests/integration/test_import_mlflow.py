@@ -172,7 +172,10 @@ def _events(registry: Registry) -> list[Any]:
 
 
 def _holders(registry: Registry) -> dict[str, tuple[int | None, int | None]]:
-    return {e["entry"]: (e["staging"], e["production"]) for e in registry.list_entries()}
+    return {
+        e["entry"]: (e["staging"], e["production"])
+        for e in [_r.to_dict() for _r in registry.list_entries()]
+    }
 
 
 def test_entry_names_follow_the_documented_rule() -> None:
@@ -188,7 +191,7 @@ def test_entry_names_follow_the_documented_rule() -> None:
 def test_import_brings_versions_digests_stages_and_origin(
     estate: Estate, registry: Registry
 ) -> None:
-    before = registry.ledger_head()["seq"]
+    before = registry.ledger_head().to_dict()["seq"]
     report = import_mlflow(registry, tracking_uri=estate.uri)
 
     assert report.models == {CHURN: "churn-scorer", FRAUD: "fraud-detector"}
@@ -205,7 +208,7 @@ def test_import_brings_versions_digests_stages_and_origin(
         fraud = got[("fraud-detector", n)]
         assert fraud.digest_basis == "artifacts"
         assert fraud.digest == read_source(estate.model_dir(f"f{n}")).digest
-        assert registry.show(f"fraud-detector@{n}")["file_count"] == 2
+        assert registry.show(f"fraud-detector@{n}").to_dict()["file_count"] == 2
         churn = got[("churn-scorer", n)]
         assert churn.digest_basis == "descriptor"
         descriptor = {
@@ -218,13 +221,13 @@ def test_import_brings_versions_digests_stages_and_origin(
         }
         assert churn.digest == digest_of_document(descriptor, format_name=DESCRIPTOR_FORMAT)
 
-    first = registry.show("fraud-detector@1")
+    first = registry.show("fraud-detector@1").to_dict()
     assert first["params"]["tags"] == {"dataset": "tx-2026q1"}
     assert first["params"]["description"] == "first cut"
     assert first["params"]["run_id"] == estate.runs["f1"].info.run_id
     assert first["params"]["run_params"] == {"lr": "0.1", "epochs": "3"}
-    assert registry.show("churn-scorer@1")["params"]["run_params"] == {"depth": "6"}
-    assert "run_params" not in registry.show("churn-scorer@2")["params"]
+    assert registry.show("churn-scorer@1").to_dict()["params"]["run_params"] == {"depth": "6"}
+    assert "run_params" not in registry.show("churn-scorer@2").to_dict()["params"]
 
     events = [e for e in _events(registry) if e.seq > before]
     imports = [e for e in events if e.action == "version.import"]
@@ -248,12 +251,12 @@ def test_import_brings_versions_digests_stages_and_origin(
     if HAS_STAGES:
         # Two Production versions: the latest holds it, the report says so.
         assert _holders(registry)["fraud-detector"] == (None, 3)
-        assert registry.show("fraud-detector@1")["stage"] == "archived"
-        assert registry.show("fraud-detector@2")["stage"] == "candidate"
+        assert registry.show("fraud-detector@1").to_dict()["stage"] == "archived"
+        assert registry.show("fraud-detector@2").to_dict()["stage"] == "candidate"
         assert any("v2, v3 in Production" in w for w in report.warnings)
         # The alias wins over the deprecated Production stage of v1.
         assert _holders(registry)["churn-scorer"] == (3, 2)
-        assert registry.show("churn-scorer@1")["stage"] == "candidate"
+        assert registry.show("churn-scorer@1").to_dict()["stage"] == "candidate"
         assert any("alias 'champion' names v2" in w for w in report.warnings)
         bases = {(s["entry"], s["stage"]): s["basis"] for s in report.stages}
         assert bases == {
@@ -266,30 +269,30 @@ def test_import_brings_versions_digests_stages_and_origin(
     else:
         assert _holders(registry)["churn-scorer"] == (None, 2)
 
-    assert registry.verify()["ok"] is True
+    assert registry.verify().to_dict()["ok"] is True
 
 
 def test_second_run_changes_nothing(estate: Estate, registry: Registry) -> None:
     first = import_mlflow(registry, tracking_uri=estate.uri)
-    head = registry.ledger_head()
+    head = registry.ledger_head().to_dict()
     holders = _holders(registry)
 
     again = import_mlflow(registry, tracking_uri=estate.uri)
 
-    assert registry.ledger_head() == head
+    assert registry.ledger_head().to_dict() == head
     assert again.imported == []
     assert again.stages == []
     assert again.changed is False
     assert sorted(again.skipped, key=str) == sorted(first.imported, key=str)
     assert _holders(registry) == holders
-    assert registry.verify()["ok"] is True
+    assert registry.verify().to_dict()["ok"] is True
 
 
 def test_changes_in_mlflow_are_brought_on_the_next_run(estate: Estate, registry: Registry) -> None:
     import_mlflow(registry, tracking_uri=estate.uri)
     estate.client.set_registered_model_alias(FRAUD, "champion", "1")
     estate.client.create_model_version(CHURN, "s3://models/churn/4")
-    head = registry.ledger_head()["seq"]
+    head = registry.ledger_head().to_dict()["seq"]
 
     report = import_mlflow(registry, tracking_uri=estate.uri)
 
@@ -301,10 +304,10 @@ def test_changes_in_mlflow_are_brought_on_the_next_run(estate: Estate, registry:
     if HAS_STAGES:
         # The version it displaced leaves production the registry's way: archived.
         assert report.stages[0]["previous"] == 3
-        assert registry.show("fraud-detector@3")["stage"] == "archived"
+        assert registry.show("fraud-detector@3").to_dict()["stage"] == "archived"
     new = [e.action for e in _events(registry) if e.seq > head]
     assert sorted(new) == ["stage.import", "version.import"]
-    assert registry.verify()["ok"] is True
+    assert registry.verify().to_dict()["ok"] is True
 
 
 def test_content_already_registered_here_is_mapped_not_duplicated(
@@ -319,9 +322,9 @@ def test_content_already_registered_here_is_mapped_not_duplicated(
     assert [(v.mlflow_version, v.version) for v in report.imported] == [(1, 2), (3, 3)]
     if HAS_STAGES:
         assert _holders(registry)["fraud-detector"] == (None, 3)
-    head = registry.ledger_head()
+    head = registry.ledger_head().to_dict()
     assert import_mlflow(registry, tracking_uri=estate.uri, models=[FRAUD]).changed is False
-    assert registry.ledger_head() == head
+    assert registry.ledger_head().to_dict() == head
 
 
 def test_logged_model_sources_are_hashed_and_lost_runs_are_reported(
@@ -345,7 +348,7 @@ def test_logged_model_sources_are_hashed_and_lost_runs_are_reported(
     assert by_version[4].digest == read_source(files).digest
     assert by_version[5].digest_basis == "descriptor"
     assert any(f"run {'0' * 32} is not in the tracking store" in w for w in report.warnings)
-    assert registry.show("fraud-detector@5")["params"]["run_id"] == "0" * 32
+    assert registry.show("fraud-detector@5").to_dict()["params"]["run_id"] == "0" * 32
 
 
 def test_only_the_named_models_are_imported(estate: Estate, registry: Registry) -> None:
@@ -371,7 +374,7 @@ def test_models_missing_from_the_catalog_are_listed_and_drafted(
     )
     Registry.init(db_url, catalog=base, actor="carol@example.com")
     registry = Registry.open(db_url, actor="importer@example.com")
-    head = registry.ledger_head()
+    head = registry.ledger_head().to_dict()
 
     with pytest.raises(BadInput) as caught:
         import_mlflow(registry, tracking_uri=estate.uri)
@@ -380,12 +383,12 @@ def test_models_missing_from_the_catalog_are_listed_and_drafted(
     assert "'Scratch Model!' -> scratch-model" in message
     assert "fraud-detector" not in message
     assert "--write-catalog PATH" in message
-    assert registry.ledger_head() == head
+    assert registry.ledger_head().to_dict() == head
 
     snippet = base / "mlflow.yaml"
     drafted = write_catalog_snippet(registry, snippet, tracking_uri=estate.uri)
     assert drafted == ["churn-scorer", "scratch-model"]
-    assert registry.ledger_head() == head
+    assert registry.ledger_head().to_dict() == head
     text = snippet.read_text()
     assert "owner: unknown@example.com  # PLACEHOLDER" in text
     document = yaml.safe_load(text)
@@ -406,7 +409,7 @@ def test_models_missing_from_the_catalog_are_listed_and_drafted(
     Registry.init(db_url, catalog=base, actor="carol@example.com")
     report = import_mlflow(registry, tracking_uri=estate.uri)
     assert len(report.imported) == 6
-    assert registry.verify()["ok"] is True
+    assert registry.verify().to_dict()["ok"] is True
 
 
 def test_a_missing_tracking_store_is_not_created(tmp_path: Path, registry: Registry) -> None:

@@ -84,7 +84,7 @@ def test_every_table_is_stamped_with_the_ledger_head(
 ) -> None:
     registry = Registry.open(db_url)
     published = inventory.build(registry, tmp_path / "inv")
-    head = registry.ledger_head()
+    head = registry.ledger_head().to_dict()
     assert published.as_of_seq == head["seq"]
     db = duckdb.connect(str(published.database), read_only=True)
     for table, rows in published.tables.items():
@@ -105,7 +105,7 @@ def test_point_in_time_view_agrees_with_resolve_at(
     published = inventory.build(registry, tmp_path / "inv")
     for moment in ("v1", "v2", "rolled_back"):
         at = history[moment]
-        resolved = registry.resolve("customer-support", at=at)
+        resolved = registry.resolve("customer-support", at=at).to_dict()
         _, rows = inventory.query(
             published.root,
             "SELECT stack, version, digest, approved_by FROM production_at(?) "

@@ -47,7 +47,7 @@ def test_a_hugging_face_model_records_its_architecture_and_parameters(
 ) -> None:
     result = _register(registry, outputs, "llama-3.2-1b-instruct")
     assert result.format == "huggingface-model"
-    facts = registry.show("llama-3.2-1b-instruct@1")["format"]
+    facts = registry.show("llama-3.2-1b-instruct@1").to_dict()["format"]
     assert facts["format"] == "huggingface-model"
     assert facts["facts"]["architectures"] == ["LlamaForCausalLM"]
     assert facts["facts"]["parameter_count"] == 256 * 64 + 2 * 4 * 64 * 64
@@ -62,7 +62,7 @@ def test_an_adapter_takes_its_base_model_lineage_from_adapter_config(
     result = _register(registry, outputs, "support-lora", upstream=["support-tickets-2026q3@1"])
     assert result.format == "peft-lora"
     assert result.upstream == ["llama-3.2-1b-instruct@1", "support-tickets-2026q3@1"]
-    shown = registry.show("support-lora@1")
+    shown = registry.show("support-lora@1").to_dict()
     assert {(u["entry"], u["version"]) for u in shown["lineage"]} == {
         ("llama-3.2-1b-instruct", 1),
         ("support-tickets-2026q3", 1),

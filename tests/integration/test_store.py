@@ -50,15 +50,15 @@ def test_an_old_schema_is_upgraded_in_place(db_url: str) -> None:
         Registry.open(db_url)
     applied = Store(make_engine(db_url), db_url).upgrade()
     assert [m.version for m in applied] == [2]
-    assert Registry.open(db_url).verify()["ok"]
+    assert Registry.open(db_url).verify().to_dict()["ok"]
 
 
 def test_reloading_the_same_catalog_records_nothing(db_url: str) -> None:
     registry, first = Registry.init(db_url, catalog=CATALOG, actor=ADMIN)
     _, second = Registry.init(db_url, catalog=CATALOG, actor=ADMIN)
-    assert first["changed"] is True
-    assert second["changed"] is False
-    assert registry.verify()["events"] == 1
+    assert first.changed is True
+    assert second.changed is False
+    assert registry.verify().to_dict()["events"] == 1
 
 
 def test_only_admins_may_change_a_catalog_whose_policy_names_admins(
@@ -102,7 +102,7 @@ def test_events_removed_from_the_end_of_the_ledger_are_detected(
         source.write_text(f"prompt {i}")
         registry.register("support-prompt", source)
     raw_sql(db_url, "DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)")
-    verdict = registry.verify()
+    verdict = registry.verify().to_dict()
     assert verdict["ok"] is False
     assert verdict["broken_at"] == 4
     assert "removed from the end" in verdict["problem"]
@@ -110,7 +110,7 @@ def test_events_removed_from_the_end_of_the_ledger_are_detected(
 
 def test_a_failed_write_leaves_no_trace(db_url: str, tmp_path: Path) -> None:
     registry, _ = Registry.init(db_url, catalog=CATALOG, actor=ADMIN)
-    before = registry.verify()["events"]
+    before = registry.verify().to_dict()["events"]
     source = tmp_path / "lora"
     source.mkdir()
     (source / "adapter.bin").write_bytes(b"weights")
@@ -122,4 +122,4 @@ def test_a_failed_write_leaves_no_trace(db_url: str, tmp_path: Path) -> None:
         )
     assert raw_rows(db_url, "SELECT count(*) FROM versions") == [(0,)]
     assert raw_rows(db_url, "SELECT next_version FROM entries WHERE name='support-lora'") == [(1,)]
-    assert registry.verify()["events"] == before
+    assert registry.verify().to_dict()["events"] == before

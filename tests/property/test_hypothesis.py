@@ -769,7 +769,7 @@ def test_eval_results_are_recorded_whole_or_refused_without_a_write(
     results = data.draw(passed_as(document, estate.root), label="results")
     events, rows = estate.events(), estate.count("evals")
     try:
-        recorded = estate.registry.ingest_evals(ref, results, suite=suite)
+        recorded = estate.registry.ingest_evals(ref, results, suite=suite).to_dict()
     except RegistryError as e:
         _event(f"evals refused: {type(e).__name__}")
         one_line(e)
@@ -837,7 +837,7 @@ def test_cards_are_set_whole_or_refused_without_a_write(
     given_fields = data.draw(passed_as(fields, estate.root), label="card")
     events, rows = estate.events(), estate.count("cards")
     try:
-        result = estate.registry.set_card(ref, given_fields)
+        result = estate.registry.set_card(ref, given_fields).to_dict()
     except RegistryError as e:
         _event(f"card refused: {type(e).__name__}")
         one_line(e)
@@ -845,7 +845,7 @@ def test_cards_are_set_whole_or_refused_without_a_write(
         return
     _event("card set")
     assert (estate.events(), estate.count("cards")) == (events + 1, rows + 1)
-    shown = estate.registry.card(ref)
+    shown = estate.registry.card(ref).to_dict()
     assert {k: list(v) if isinstance(v, tuple) else v for k, v in shown["card"].items()} == (
         result["card"]
     )
@@ -1101,7 +1101,7 @@ def test_pinned_eval_produced_before_year_1000_keeps_the_version_readable(
         )
     except BadInput:
         return  # refusing such a date is fine too
-    shown = estate.registry.show("model@1")
+    shown = estate.registry.show("model@1").to_dict()
     assert shown["evals"][-1]["metrics"] == {"accuracy": 0.9}
 
 

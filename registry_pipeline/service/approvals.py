@@ -1,0 +1,195 @@
+"""Decisions on promotion requests: approve, reject (each approver once, replaceable while
+the request is pending), and withdraw. Refuses at the door what the approvals gate would
+never count: the requester's own approval, a registrant's where the policy separates them,
+an unsigned or wrongly signed one where the rule needs signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from registry_pipeline.core.catalog import Catalog, Operation
+from registry_pipeline.core.names import check_reason
+from registry_pipeline.core.promotion import (
+    Decision,
+    PromotionRequest,
+    RequestStatus,
+    approval_payload,
+)
+from registry_pipeline.core.times import format_time
+from registry_pipeline.errors import Conflict, Refused
+from registry_pipeline.service.context import Context
+from registry_pipeline.service.results import Decided, Withdrawn
+from registry_pipeline.store import promotions, versions
+
+
+def decide(
+    ctx: Context,
+    request_id: int,
+    decision: Decision,
+    *,
+    reason: str,
+    key: str | Path | None = None,
+) -> Decided:
+    """Approve or reject a pending request, optionally signing with an Ed25519 key file.
+
+    An approver who already decided replaces their decision (both stay in the ledger).
+
+    Raises:
+        Conflict: the request is no longer pending, or its version's content changed.
+        Refused: the actor may not decide, approves their own request or version, or
+            approves unsigned (or with a key the policy does not hold) where the rule
+            needs signed approvals.
+    """
+    from registry_pipeline import signatures
+
+    why = check_reason(reason)
+    private = signatures.load_private(Path(key)) if key is not None else None
+    with ctx.store.write(ctx.actor) as tx:
+        catalog = ctx.catalog(tx.conn)
+        req = promotions.request(tx.conn, request_id, lock=True)
+        if req.status is not RequestStatus.PENDING:
+            raise Conflict(f"request {request_id} is already {req.status}")
+        ctx.require(catalog, Operation.APPROVE, req.entry)
+        version = versions.version(tx.conn, req.entry, req.version)
+        if decision is Decision.APPROVE:
+            _check_may_approve(ctx, catalog, req, registrant=version.created_by)
+        if version.digest != req.digest:
+            raise Conflict(f"request {request_id}'s version content changed; open a new one")
+        earlier = [a for a in promotions.approvals(tx.conn, request_id) if a.approver == ctx.actor]
+        payload = approval_payload(
+            request_id=request_id,
+            entry=req.entry,
+            version=req.version,
+            digest=req.digest,
+            target=req.target,
+            approver=ctx.actor,
+            decision=decision,
+            reason=why,
+            created_at=tx.now_text,
+        )
+        signature = signatures.sign(private, payload) if private is not None else None
+        if decision is Decision.APPROVE:
+            _check_signature(catalog, req, ctx.actor, payload, signature)
+        promotions.record_decision(
+            tx.conn,
+            request_id=request_id,
+            approver=ctx.actor,
+            decision=decision,
+            reason=why,
+            digest=req.digest,
+            signature=signature,
+            at=tx.now_text,
+            replaces=bool(earlier),
+        )
+        if decision is Decision.REJECT:
+            promotions.set_status(tx.conn, request_id, RequestStatus.REJECTED, tx.now_text)
+        event: dict[str, object] = {**payload, "signature": signature}
+        if earlier:
+            event["replaces"] = {
+                "decision": earlier[0].decision.value,
+                "reason": earlier[0].reason,
+                "time": format_time(earlier[0].created_at),
+                "signed": earlier[0].signature is not None,
+            }
+        tx.append(f"promotion.{decision}", f"request:{request_id}", event)
+    return Decided(
+        request=request_id,
+        decision=decision.value,
+        approver=ctx.actor,
+        signed=signature is not None,
+        replaced=bool(earlier),
+    )
+
+
+def _check_may_approve(
+    ctx: Context, catalog: Catalog, req: PromotionRequest, *, registrant: str
+) -> None:
+    if ctx.actor == req.requester:
+        raise Refused(
+            f"{ctx.actor} requested {req.entry}@{req.version} -> {req.target} and "
+            "cannot approve it; another approver must"
+        )
+    if catalog.policy.separate_registrant and ctx.actor == registrant:
+        raise Refused(
+            f"{ctx.actor} registered {req.entry}@{req.version} and cannot approve it "
+            "(policy.separate_registrant); another approver must"
+        )
+
+
+def _check_signature(
+    catalog: Catalog,
+    req: PromotionRequest,
+    approver: str,
+    payload: Mapping[str, object],
+    signature: str | None,
+) -> None:
+    """Refuse an approval that the approvals gate would never count for want of a valid
+    signature, so that it is not recorded as if it were one."""
+    from registry_pipeline import signatures
+
+    rule = catalog.policy.rule_for(req.target, catalog.risk_class(req.entry))
+    if not rule.signed_approvals:
+        return
+    public = catalog.policy.approver_keys.get(approver)
+    if signature is None:
+        raise Refused(
+            f"{req.entry}@{req.version} -> {req.target} needs signed approvals and this one "
+            "is unsigned",
+            entry=req.entry,
+            version=req.version,
+            stage=req.target,
+            hint=f"approve again with --key KEYFILE (the key whose public half is "
+            f"policy.approver_keys[{approver}])",
+        )
+    if public is None or not signatures.verify(public, payload, signature):
+        raise Refused(
+            f"{req.entry}@{req.version} -> {req.target} needs signed approvals and "
+            f"policy.approver_keys has {'no key' if public is None else 'another key'} "
+            f"for {approver}",
+            entry=req.entry,
+            version=req.version,
+            stage=req.target,
+            hint="sign with the key the policy names, or have an admin add yours",
+        )
+
+
+def withdraw(ctx: Context, request_id: int, *, reason: str) -> Withdrawn:
+    """Withdraw a pending request: its requester or an admin frees the version for a new one.
+
+    Raises:
+        Conflict: the request is no longer pending.
+        Refused: the actor is neither the requester nor an admin.
+    """
+    why = check_reason(reason)
+    with ctx.store.write(ctx.actor) as tx:
+        catalog = ctx.catalog(tx.conn)
+        req = promotions.request(tx.conn, request_id, lock=True)
+        if req.status is not RequestStatus.PENDING:
+            raise Conflict(f"request {request_id} is already {req.status}")
+        if ctx.actor != req.requester and ctx.actor not in catalog.policy.admins:
+            raise Refused(
+                f"{ctx.actor} may not withdraw request {request_id}: only its requester "
+                f"({req.requester}) or an admin (policy.admins) may",
+                entry=req.entry,
+            )
+        promotions.set_status(tx.conn, request_id, RequestStatus.WITHDRAWN, tx.now_text)
+        tx.append(
+            "promotion.withdraw",
+            f"request:{request_id}",
+            {
+                "request": request_id,
+                "entry": req.entry,
+                "version": req.version,
+                "target": req.target,
+                "reason": why,
+            },
+        )
+    return Withdrawn(
+        request=request_id,
+        entry=req.entry,
+        version=req.version,
+        target=req.target.value,
+        by=ctx.actor,
+        reason=why,
+    )

@@ -1,0 +1,106 @@
+"""The code's shape, pinned: SQL only in the store, every module in a layer, typed results."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import subprocess
+import tomllib
+import typing
+from pathlib import Path
+
+import pytest
+
+from registry_pipeline.service import Registry
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "registry_pipeline"
+#: A table of the registry schema (``schema.versions``) or a SQLAlchemy ``select(``.
+SQL = re.compile(r"\bschema\.(?!json)[a-z_]+|\bselect\(")
+
+
+def sql_outside_the_store() -> list[str]:
+    files = subprocess.run(
+        ["git", "ls-files", "registry_pipeline", "assets", "sensors"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [
+        f"{name}:{n}: {line.strip()}"
+        for name in files
+        if name.endswith(".py") and not name.startswith("registry_pipeline/store/")
+        for n, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
+        if SQL.search(line)
+    ]
+
+
+def test_no_sql_outside_the_store() -> None:
+    """Every statement against the registry database is written in ``store/``."""
+    assert sql_outside_the_store() == []
+
+
+def test_the_sql_pattern_catches_a_query_and_not_a_url() -> None:
+    assert SQL.search("rows = conn.execute(select(schema.versions))")
+    assert SQL.search("t = schema.stage_assignments")
+    assert not SQL.search('SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"')
+    assert not SQL.search('"""Database schema."""')
+
+
+def test_every_top_level_module_sits_in_a_layer() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "layers")["layers"]
+    named = {m.strip() for layer in layers for m in re.split(r"[|:]", layer)}
+    modules = {
+        f"registry_pipeline.{p.stem}"
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert modules - named == set(), "add these modules to a layer in pyproject.toml"
+
+
+def test_no_public_registry_method_returns_a_bare_dict() -> None:
+    """Results are typed values (with ``to_dict()``), the HTTP API's vocabulary: no
+    ``dict[str, Any]`` (a mapping of names to numbers, as ``latest_versions``, is typed)."""
+    loose = []
+    for name, member in inspect.getmembers(Registry, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        returned = typing.get_type_hints(member).get("return")
+        origin = typing.get_origin(returned) or returned
+        args = typing.get_args(returned)
+        item = (typing.get_origin(args[0]) or args[0]) if origin is list and args else None
+        untyped_dict = origin is dict and (not args or args[1] is typing.Any)
+        if untyped_dict or returned is typing.Any or item is dict:
+            loose.append(name)
+    assert loose == []
+
+
+def test_the_facade_stays_small() -> None:
+    facade = PACKAGE / "service" / "__init__.py"
+    assert len(facade.read_text(encoding="utf-8").splitlines()) < 300
+
+
+#: Modules allowed past 600 lines, each with why (revisit when one grows further).
+LARGE_MODULES = {
+    # One command line per CLI group is being split into cli/ (shared/DESIGN-REVIEW.md F1).
+    "registry_pipeline/cli.py": "the CLI, until it is split by command group",
+    # The EU AI Act writer renders Annex VIII and Annex IV as one document with its own
+    # field mapping; splitting it would separate the mapping from the text it fills.
+    "registry_pipeline/exports/eu_ai_act.py": "Annex VIII and IV in one writer",
+    # MLflow's client is talked to in one place (what to read, how to map, what to skip).
+    "registry_pipeline/importers/mlflow.py": "the MLflow importer and its catalog snippet",
+}
+
+
+def test_no_module_is_over_600_lines_without_a_reason() -> None:
+    long = {
+        str(p.relative_to(ROOT))
+        for p in PACKAGE.rglob("*.py")
+        if len(p.read_text(encoding="utf-8").splitlines()) > 600
+    }
+    assert long - set(LARGE_MODULES) == set()
