@@ -56,6 +56,7 @@ from registry_pipeline.errors import (
     Refused,
 )
 from registry_pipeline.hashcache import HashCache
+from registry_pipeline.service import pipeline
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
 from registry_pipeline.store.engine import DEFAULT_URL
@@ -477,18 +478,20 @@ class Registry:
             chosen = candidates[0]
             if chosen in pinned:
                 continue
-            version = int(number) if number.isdigit() else None
-            if version is None:
-                version = self.latest_versions([chosen])[chosen]
-            if version is None:
-                notes["unresolved"].append(hint)
-                notes["warnings"].append(
-                    f"{hint.get('from')}: {chosen} has no version yet; register it first"
-                )
-                continue
-            pins.append(ExactRef(entry=chosen, version=version))
+            if number.isdigit():
+                pin = ExactRef(entry=chosen, version=int(number))
+            else:
+                latest = pipeline.latest_pins(self.latest_versions, entry, [chosen])
+                if latest.missing:
+                    notes["unresolved"].append(hint)
+                    notes["warnings"].append(
+                        f"{hint.get('from')}: {chosen} has no version yet; register it first"
+                    )
+                    continue
+                [pin] = latest.pins
+            pins.append(pin)
             pinned.add(chosen)
-            notes["resolved"].append({**hint, "pinned": f"{chosen}@{version}"})
+            notes["resolved"].append({**hint, "pinned": str(pin)})
         return pins, notes
 
     def _ingest_reported_evals(
@@ -1818,6 +1821,53 @@ class Registry:
                     ),
                 )
         return out
+
+    def latest_pins(self, entry: str) -> pipeline.UpstreamPins:
+        """The latest version of each upstream entry (a stack's components) that ``entry``
+        declares: the lineage a new version takes when none is pinned.
+
+        Raises:
+            NotFound: unknown entry.
+        """
+        spec = self.catalog().entry(entry)
+        return pipeline.latest_pins(
+            self.latest_versions, spec.name, pipeline.declared_upstream(spec)
+        )
+
+    def stack_pins_due(self, stack: str) -> pipeline.StackPins | None:
+        """The pins of a new version of ``stack`` when a component has a newer version than
+        the stack's latest version pins; ``None`` when none is due.
+
+        Raises:
+            NotFound: unknown entry.
+            BadInput: ``stack`` is not a stack.
+        """
+        spec = self.catalog().entry(stack)
+        if spec.kind is not EntryKind.STACK:
+            raise BadInput(f"{stack} is a {spec.kind}, not a stack", entry=stack)
+        current = None
+        if self.latest_versions([stack])[stack] is not None:
+            lineage = self.show(stack)["lineage"]
+            current = [ExactRef(entry=u["entry"], version=u["version"]) for u in lineage]
+        return pipeline.stack_pins_due(self.latest_pins(stack), current)
+
+    def latest_readiness(
+        self, entry: str, *, target: str = "production"
+    ) -> pipeline.LatestReadiness:
+        """The evidence gates on ``entry``'s latest version as a promotion to ``target``
+        would see them now, each with its check severity (the Dagster entry checks).
+
+        Raises:
+            NotFound: unknown entry.
+        """
+        name = self.catalog().entry(entry).name
+        version = self.latest_versions([name])[name]
+        if version is None:
+            return pipeline.latest_readiness(name, None, (), evaluated=False)
+        ref = f"{name}@{version}"
+        gates = self.readiness(ref, target=target)
+        evaluated = bool(self.show(ref)["evals"])
+        return pipeline.latest_readiness(name, version, gates, evaluated=evaluated)
 
 
 def _parse_anchor(text: str) -> tuple[int | None, str]:
