@@ -1,12 +1,11 @@
 """One asset per catalog entry, grouped into one subsettable multi-asset per kind (so that
-loading definitions stays cheap at thousands of entries), and the entry checks.
+loading definitions stays cheap at thousands of entries).
 
 Materializing an entry registers a version through the registry service and reports the
 content digest as the data version; the exact upstream versions used go into metadata
 because Dagster's provenance records only the upstream's latest materialization.
 """
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from registry_pipeline.assets.catalog_graph import (
+from registry_pipeline.assets.asset_keys import (
     description,
     entry_key,
     groups,
@@ -26,25 +25,8 @@ from registry_pipeline.assets.catalog_graph import (
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.core.catalog import Catalog, CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
-from registry_pipeline.errors import BadInput, NotFound, RegistryError
+from registry_pipeline.errors import BadInput, RegistryError
 from registry_pipeline.service import Registered, Registry
-
-CHECKS = ("evals", "model_card", "license", "review")
-
-
-def checks_for(kind: EntryKind) -> tuple[str, ...]:
-    """Models and stacks get every check; the rest (datasets, prompts, indexes, suites) are
-    promoted only as parts of a stack, so only their review cycle is checked on their own."""
-    return CHECKS if kind.is_evaluated else ("review",)
-
-
-CHECK_DESCRIPTIONS = {
-    "evals": "The latest version meets the production eval thresholds of the policy.",
-    "model_card": "The latest version has a model card with the fields production requires.",
-    "license": "The entry's license (and a stack's components') is allowed in production.",
-    "review": "The production version's approval and evals are within the policy's review "
-    "periods (review_every_days, max_eval_age_days).",
-}
 
 
 class EvalFileConfig(dg.Config):  # type: ignore[misc]
@@ -125,13 +107,13 @@ def _kind_assets(
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             entry = catalog.entry(key.path[-1])
             wanted = config.entries.get(entry.name, EntryRunConfig())
-            yield materialize_entry(client, entry, wanted, log=context.log)
+            yield materialize_entry(client, catalog, entry, wanted, log=context.log)
 
     return register_entries
 
 
 def materialize_entry(
-    client: Registry, entry: CatalogEntry, wanted: EntryRunConfig, *, log: Any
+    client: Registry, catalog: Catalog, entry: CatalogEntry, wanted: EntryRunConfig, *, log: Any
 ) -> dg.MaterializeResult:
     """Register one version of ``entry`` and describe it as a materialization."""
     try:
@@ -143,7 +125,7 @@ def materialize_entry(
         raise dg.Failure(description=f"{entry.name}: {e}") from e
     if not result.created:
         log.info(f"{entry.name}@{result.version} already has this content; nothing new")
-    return describe_version(client, entry, result)
+    return describe_version(client, catalog, entry, result)
 
 
 def _progress(log: Any) -> Callable[[int, int], None]:
@@ -163,8 +145,7 @@ def _progress(log: Any) -> Callable[[int, int], None]:
 def _register(
     client: Registry, entry: CatalogEntry, wanted: EntryRunConfig, *, log: Any
 ) -> Registered:
-    declared = entry.components if entry.kind is EntryKind.STACK else entry.upstream
-    pins = list(wanted.upstream) or _latest_pins(client, entry.name, declared)
+    pins = list(wanted.upstream) or client.latest_pins(entry.name).require()
     if entry.kind is EntryKind.STACK:
         return client.register_stack(entry.name, pins)
     if not wanted.source:
@@ -184,19 +165,8 @@ def _register(
     )
 
 
-def _latest_pins(client: Registry, name: str, declared: tuple[str, ...]) -> list[str]:
-    latest = client.latest_versions(list(declared))
-    missing = sorted(n for n, v in latest.items() if v is None)
-    if missing:
-        raise NotFound(
-            f"{name} needs a version of {', '.join(missing)} first; register it, or pin "
-            "exact versions in entries.<name>.upstream"
-        )
-    return [f"{n}@{v}" for n, v in sorted(latest.items())]
-
-
 def describe_version(
-    client: Registry, entry: CatalogEntry, result: Registered
+    client: Registry, catalog: Catalog, entry: CatalogEntry, result: Registered
 ) -> dg.MaterializeResult:
     """Map a registered version onto a ``MaterializeResult`` with plain-word metadata."""
     ref = f"{entry.name}@{result.version}"
@@ -217,110 +187,12 @@ def describe_version(
         "New version": dg.MetadataValue.bool(result.created),
         "Ledger head": dg.MetadataValue.text(f"{head.seq}:{head.hash}"),
     }
-    catalog = client.catalog()
     for u in shown.lineage:
-        upstream_entry = catalog.entries.get(u.entry)
-        if upstream_entry is not None:
-            metadata[f"Upstream: {u.entry}"] = dg.MetadataValue.asset(entry_key(upstream_entry))
+        if u.entry in catalog.entries:
+            metadata[f"Upstream: {u.entry}"] = dg.MetadataValue.asset(key_of(catalog, u.entry))
     return dg.MaterializeResult(
         asset_key=entry_key(entry),
         data_version=dg.DataVersion(result.digest),
         metadata=metadata,
         tags={"registry/version": str(result.version)},
-    )
-
-
-CHECK_CHUNK = 100
-
-
-def build_entry_checks(catalog: Catalog) -> list[dg.AssetChecksDefinition]:
-    """Per kind, multi-checks with evals (blocking), model_card and license per entry, in
-    chunks of at most 100 entries (Dagster's job building is quadratic in a check
-    definition's size, so chunks keep loading linear in the catalog)."""
-    by_kind: dict[EntryKind, list[CatalogEntry]] = defaultdict(list)
-    for entry in catalog.entries.values():
-        by_kind[entry.kind].append(entry)
-    out = []
-    for kind, entries in sorted(by_kind.items()):
-        ordered = sorted(entries, key=lambda e: e.name)
-        for start in range(0, len(ordered), CHECK_CHUNK):
-            suffix = "" if start == 0 else f"_{start // CHECK_CHUNK + 1}"
-            out.append(_kind_checks(kind, ordered[start : start + CHECK_CHUNK], suffix))
-    return out
-
-
-def _kind_checks(
-    kind: EntryKind, entries: list[CatalogEntry], suffix: str
-) -> dg.AssetChecksDefinition:
-    specs = [
-        dg.AssetCheckSpec(
-            name=check,
-            asset=entry_key(e),
-            blocking=check == "evals",
-            description=CHECK_DESCRIPTIONS[check],
-        )
-        for e in entries
-        for check in checks_for(kind)
-    ]
-
-    @dg.multi_asset_check(name=f"check_{kind.value}{suffix}", specs=specs, can_subset=True)
-    def check_entries(
-        context: dg.AssetCheckExecutionContext, registry: RegistryResource
-    ) -> Iterator[dg.AssetCheckResult]:
-        client = registry.client()
-        for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
-            yield check_entry(client, key)
-
-    return check_entries
-
-
-def _severity(client: Registry, ref: str, check: str, passed: bool) -> dg.AssetCheckSeverity:
-    """ERROR (which blocks downstream steps of the run) only for a version whose recorded
-    evals miss the bar; a version not evaluated yet, or a card or license gap, is a WARN:
-    registering it is fine, promoting it is what the gates refuse."""
-    if passed or check != "evals" or not client.show(ref).evals:
-        return dg.AssetCheckSeverity.WARN
-    return dg.AssetCheckSeverity.ERROR
-
-
-def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
-    """Evaluate one entry check through the core gates, on the entry's latest version."""
-    name = key.asset_key.path[-1]
-    if key.name == "review":
-        due = client.review_due(entry=name)
-        detail = "; ".join(
-            f"v{d.version} {d.what} {d.age_days or 'never'} days old (limit {d.limit_days:g})"
-            for d in due
-        )
-        return dg.AssetCheckResult(
-            asset_key=key.asset_key,
-            check_name=key.name,
-            passed=not due,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=detail or "nothing due for review",
-            metadata={"Due": dg.MetadataValue.json(due)},
-        )
-    latest = client.latest_versions([name])[name]
-    if latest is None:
-        return dg.AssetCheckResult(
-            asset_key=key.asset_key,
-            check_name=key.name,
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            description="No version registered yet.",
-            metadata={"Detail": "no version registered yet"},
-        )
-    ref = f"{name}@{latest}"
-    gate = {g.name: g for g in client.readiness(ref, target="production")}[key.name]
-    return dg.AssetCheckResult(
-        asset_key=key.asset_key,
-        check_name=key.name,
-        passed=gate.passed,
-        severity=_severity(client, ref, key.name, gate.passed),
-        description=gate.detail,
-        metadata={
-            "Version": dg.MetadataValue.int(latest),
-            "Detail": dg.MetadataValue.text(gate.detail),
-            "Gate": dg.MetadataValue.text(json.dumps({"name": gate.name, "passed": gate.passed})),
-        },
     )

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from registry_pipeline.assets.ledger import LEDGER_KEY
+from registry_pipeline.assets.asset_keys import INVENTORY_KEY, LEDGER_KEY, export_key
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.exports import WRITERS, export
 from registry_pipeline.exports.inventory import build
 
-INVENTORY_KEY = dg.AssetKey(["registry", "inventory"])
 QUALITY_CHECKS = {
     "production_has_independent_approver": "Every production version was approved by "
     "someone other than its requester.",
@@ -22,11 +21,6 @@ QUALITY_CHECKS = {
     "eval_metrics_within_declared_ranges": "Eval metric values lie within the ranges their "
     "suites declare.",
 }
-
-
-def export_key(fmt: str) -> dg.AssetKey:
-    """``["exports", fmt]``."""
-    return dg.AssetKey(["exports", fmt.replace("-", "_")])
 
 
 def build_inventory_asset() -> dg.AssetsDefinition:

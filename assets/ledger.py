@@ -5,9 +5,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from registry_pipeline.assets.asset_keys import LEDGER_KEY
 from registry_pipeline.assets.resources import RegistryResource
-
-LEDGER_KEY = dg.AssetKey(["registry", "ledger"])
 
 
 def build_ledger_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:

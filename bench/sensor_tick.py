@@ -7,7 +7,7 @@ saying ``complete: true`` and a small ``model.bin``) holding ``--seen`` outputs 
 100 bench entries, and the cursor a previous tick would have left for them (watermark and
 look-back set exactly as ``tick`` computes them: all of them are recent, so the cursor
 lists every one, the heaviest case). Then ``--new`` outputs land and
-``registry_pipeline.sensors.training.tick(catalog, landing, cursor, log=...)`` is timed
+``registry_pipeline.sensors.training_outputs.tick(catalog, landing, cursor, log=...)`` is timed
 ``--repeat`` times from that same cursor: it scans every folder, skips the seen ones, reads
 and validates each new manifest, hashes each new output and returns one run request per
 new output. Target: under 2 s (median).
@@ -34,7 +34,7 @@ from worker_ours import ENTRIES, catalog_document
 
 from registry_pipeline.catalog import load_catalog
 from registry_pipeline.landing import scan
-from registry_pipeline.sensors.training import LOOKBACK_NS, tick
+from registry_pipeline.sensors.training_outputs import LOOKBACK_NS, tick
 
 TARGET_S = 2.0
 

@@ -25,28 +25,29 @@ from pathlib import Path
 
 import dagster as dg
 
-from registry_pipeline.assets.catalog_graph import entry_key
-from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
+from registry_pipeline.assets.asset_keys import INVENTORY_KEY, LEDGER_KEY, entry_key
+from registry_pipeline.assets.entries import build_entry_assets
+from registry_pipeline.assets.entry_checks import build_entry_checks
 from registry_pipeline.assets.inventory import (
-    INVENTORY_KEY,
     build_export_assets,
     build_inventory_asset,
     build_quality_checks,
 )
-from registry_pipeline.assets.jobs import JOBS, apply_promotion, landing_rejected
-from registry_pipeline.assets.ledger import LEDGER_KEY, build_ledger_asset
+from registry_pipeline.assets.launchpad import JOBS, apply_promotion, landing_rejected
+from registry_pipeline.assets.ledger import build_ledger_asset
 from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.assets.run_requests import ENTRY_JOB
 from registry_pipeline.catalog import load_catalog
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.deployments import deployments_root
 from registry_pipeline.errors import NotFound
 from registry_pipeline.exports.inventory import inventory_root
 from registry_pipeline.landing import landing_root
-from registry_pipeline.sensors.gates import build_gate_sensor
-from registry_pipeline.sensors.ledger import build_ledger_sensor
-from registry_pipeline.sensors.review import build_review_sensor
-from registry_pipeline.sensors.stacks import build_stack_sensor
-from registry_pipeline.sensors.training import ENTRY_JOB, build_training_sensor
+from registry_pipeline.sensors.ledger_changes import build_ledger_sensor
+from registry_pipeline.sensors.promotion_gates import build_gate_sensor
+from registry_pipeline.sensors.review_due import build_review_sensor
+from registry_pipeline.sensors.stack_assembly import build_stack_sensor
+from registry_pipeline.sensors.training_outputs import build_training_sensor
 from registry_pipeline.service import Registry
 from registry_pipeline.store.engine import DEFAULT_URL, sqlite_path
 
@@ -134,13 +135,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 default_status=status,
                 interval=every,
             ),
-            build_stack_sensor(
-                catalog,
-                jobs=[register_job],
-                job_name=ENTRY_JOB,
-                default_status=status,
-                interval=every,
-            ),
+            build_stack_sensor(catalog, jobs=[register_job], default_status=status, interval=every),
             build_gate_sensor(job=apply_promotion, default_status=status, interval=every),
             build_ledger_sensor(derived, default_status=status, interval=every * 3),
             build_review_sensor(catalog, default_status=status),

@@ -29,6 +29,7 @@ from registry_pipeline.service import (
     catalog_sync,
     deployments,
     evidence,
+    pipeline,
     promotion,
     queries,
     registration,
@@ -89,11 +90,8 @@ class Registry:
         actor: str | None = None,
         deployments: str | Path | None = None,
     ) -> Registry:
-        """Open an initialised registry at ``url``; raises :class:`NotFound` if there is none.
-
-        ``deployments`` is the folder of deployment manifests (default
-        ``REGISTRY_DEPLOYMENTS`` or ``.registry/deployments``).
-        """
+        """Open the registry at ``url`` (:class:`NotFound` if there is none); ``deployments``
+        is the folder of deployment manifests (default ``REGISTRY_DEPLOYMENTS``)."""
         return cls(Store.open(url), actor=actor, deployments=deployments)
 
     @classmethod
@@ -168,6 +166,20 @@ class Registry:
             rehash=rehash,
             progress=progress,
         )
+
+    def latest_pins(self, entry: str) -> pipeline.UpstreamPins:
+        """The latest version of each upstream entry (stack component) ``entry`` declares."""
+        return pipeline.entry_latest_pins(self._ctx, entry)
+
+    def stack_pins_due(self, stack: str) -> pipeline.StackPins | None:
+        """The pins of a new version of ``stack`` when one is due, else ``None``."""
+        return pipeline.stack_pins_due_for(self._ctx, stack)
+
+    def latest_readiness(
+        self, entry: str, *, target: str = "production"
+    ) -> pipeline.LatestReadiness:
+        """The evidence checks, with severities, on ``entry``'s latest version."""
+        return pipeline.entry_readiness(self._ctx, entry, target=target)
 
     def register_stack(self, stack: str, pins: Sequence[str]) -> Registered:
         """Register a stack version pinning an exact version of each of its components."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from registry_pipeline.core.refs import ExactRef, parse_exact
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, Conflict
 from registry_pipeline.hashcache import HashCache
-from registry_pipeline.service import evidence
+from registry_pipeline.service import evidence, pipeline
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import Registered
 from registry_pipeline.sources import Progress, read_source
@@ -150,18 +151,20 @@ def _resolve_hints(
         chosen = candidates[0]
         if chosen in pinned:
             continue
-        version = int(number) if number.isdigit() else None
-        if version is None:
-            version = latest_versions(ctx, [chosen])[chosen]
-        if version is None:
-            notes["unresolved"].append(hint)
-            notes["warnings"].append(
-                f"{hint.get('from')}: {chosen} has no version yet; register it first"
-            )
-            continue
-        pins.append(ExactRef(entry=chosen, version=version))
+        if number.isdigit():
+            pin = ExactRef(entry=chosen, version=int(number))
+        else:
+            latest = pipeline.latest_pins(partial(latest_versions, ctx), entry, [chosen])
+            if latest.missing:
+                notes["unresolved"].append(hint)
+                notes["warnings"].append(
+                    f"{hint.get('from')}: {chosen} has no version yet; register it first"
+                )
+                continue
+            [pin] = latest.pins
+        pins.append(pin)
         pinned.add(chosen)
-        notes["resolved"].append({**hint, "pinned": f"{chosen}@{version}"})
+        notes["resolved"].append({**hint, "pinned": str(pin)})
     return pins, notes
 
 

@@ -14,10 +14,17 @@ import dagster as dg
 import numpy as np
 import pytest
 import yaml
-from conftest import SUPPORT_BOT_PINS, make_ready, promote_through, register_support_components
+from conftest import (
+    SUPPORT_BOT_PINS,
+    make_ready,
+    promote_through,
+    raw_sql,
+    register_support_components,
+)
 from safetensors.numpy import save_file
 
-from registry_pipeline.assets.entries import build_entry_assets, build_entry_checks
+from registry_pipeline.assets.entries import build_entry_assets
+from registry_pipeline.assets.entry_checks import build_entry_checks
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.catalog import load_catalog
 from registry_pipeline.definitions import Settings, build_definitions
@@ -358,7 +365,11 @@ def test_gate_sensor_names_each_blocking_gate_then_applies(
         raise_on_error=False,
     )
     assert not refused.success
-    assert alice.show("support-bot@1").to_dict()["stage"] == "staging"
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
+    verdicts = failure.step_failure_data.user_failure_data.metadata
+    assert verdicts["evals"].value.startswith("FAIL no support-evals results")
+    assert verdicts["approvals"].value.startswith("PASS ")
+    assert alice.show("support-bot@1").stage == "staging"
 
     make_ready(owner, "support-bot@1")
     [apply] = _tick(estate, "promotion_gates", instance, None).run_requests
@@ -416,6 +427,40 @@ def test_checks_report_the_gates_on_the_latest_version(
     assert "accuracy = 0.5, needs accuracy >= 0.8" in evaluations["evals"].description
     assert evaluations["model_card"].passed is False
     assert evaluations["license"].passed is True
+
+
+def test_review_sensor_runs_the_review_check_of_a_production_version_due(
+    estate: dict[str, Any], tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    assert "nothing is due" in _tick(estate, "review_due", instance, None).skip_reason.skip_message
+    registry = register_support_components(estate["url"], tmp_path)
+    registry.register_stack("support-bot", SUPPORT_BOT_PINS)
+    make_ready(registry, "support-bot@1")
+    promote_through(estate["url"], "support-bot@1", "staging", "production")
+    raw_sql(
+        estate["url"],
+        "UPDATE evals SET produced_at = '2020-01-01T00:00:00.000000Z' WHERE entry = 'support-bot'",
+    )
+
+    [request] = _tick(estate, "review_due", instance, None).run_requests
+    key = dg.AssetCheckKey(dg.AssetKey(["stack", "support-bot"]), "review")
+    assert request.asset_check_keys == [key]
+    assert request.asset_selection == []
+    assert request.run_key.endswith(":support-bot")
+
+    catalog = load_catalog(EXAMPLES)[0]
+    result = dg.materialize(
+        [*build_entry_assets(catalog), *build_entry_checks(catalog)],
+        selection=dg.AssetSelection.checks(key),
+        instance=instance,
+        resources=estate["resources"],
+        raise_on_error=False,
+    )
+    [review] = result.get_asset_check_evaluations()
+    assert review.passed is False
+    assert review.severity == dg.AssetCheckSeverity.WARN
+    assert review.description.startswith("v1 evals ")
+    assert "(limit 30)" in review.description
 
 
 def test_definitions_load_from_the_environment(

@@ -13,13 +13,12 @@ from typing import Any
 
 import dagster as dg
 
-from registry_pipeline.assets.entries import op_name
+from registry_pipeline.assets import run_requests
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.errors import RegistryError
 from registry_pipeline.landing import LandingOutput, read_manifest, scan
 from registry_pipeline.sources import read_source
 
-ENTRY_JOB = "register_entries"
 LOOKBACK_NS = 300 * 10**9
 TICK_BUDGET_S = 20.0
 
@@ -86,39 +85,5 @@ def _request_for(catalog: Catalog, output: LandingOutput) -> tuple[dg.RunRequest
         entry = catalog.entry(manifest.entry)
         digest = read_source(output.path, exclude=manifest.excluded()).digest
     except RegistryError as e:
-        return (
-            dg.RunRequest(
-                job_name="landing_rejected",
-                run_key=f"rejected:{output.key}:{output.ready_ns}",
-                run_config={
-                    "ops": {
-                        "landing_problem_op": {"config": {"output": output.key, "problem": str(e)}}
-                    }
-                },
-                tags={"registry/landing": output.key},
-            ),
-            str(e),
-        )
-    config = {
-        "source": str(output.path.resolve()),
-        "upstream": manifest.upstream,
-        "params": manifest.params,
-        "exclude": manifest.excluded(),
-        "expected_digest": digest,
-        "evals": [
-            {"file": str((output.path / e.file).resolve()), "suite": e.suite}
-            for e in manifest.evals
-        ],
-    }
-    return (
-        dg.RunRequest(
-            job_name=ENTRY_JOB,
-            run_key=f"{entry.name}:{digest}",
-            asset_selection=[dg.AssetKey([entry.kind.value, entry.name])],
-            run_config={
-                "ops": {op_name(entry.kind): {"config": {"entries": {entry.name: config}}}}
-            },
-            tags={"registry/landing": output.key, "registry/digest": digest},
-        ),
-        None,
-    )
+        return run_requests.reject_output(output, str(e)), str(e)
+    return run_requests.register_output(entry, output, manifest, digest), None

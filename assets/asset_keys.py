@@ -1,4 +1,5 @@
-"""How catalog entries map onto the asset graph: keys, groups, owners, descriptions."""
+"""How the registry maps onto the asset graph: asset and check keys, groups, owners,
+descriptions. The only place an ``AssetKey`` is built."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from registry_pipeline.core.catalog import Catalog, CatalogEntry
 SHARED_GROUP = "shared"
 UNASSIGNED_GROUP = "catalog"
 
+#: The ledger, downstream of every entry.
+LEDGER_KEY = dg.AssetKey(["registry", "ledger"])
+#: The analysts' inventory, downstream of the ledger.
+INVENTORY_KEY = dg.AssetKey(["registry", "inventory"])
+
 
 def entry_key(entry: CatalogEntry) -> dg.AssetKey:
     """``[kind, name]``."""
@@ -19,8 +25,18 @@ def entry_key(entry: CatalogEntry) -> dg.AssetKey:
 
 
 def key_of(catalog: Catalog, name: str) -> dg.AssetKey:
-    """The asset key of catalog entry ``name``."""
+    """The asset key of catalog entry ``name``; raises :class:`NotFound` for an unknown one."""
     return entry_key(catalog.entry(name))
+
+
+def check_key(entry: CatalogEntry, check: str) -> dg.AssetCheckKey:
+    """The key of ``entry``'s check called ``check``."""
+    return dg.AssetCheckKey(entry_key(entry), check)
+
+
+def export_key(fmt: str) -> dg.AssetKey:
+    """``["exports", fmt]``, with dashes as underscores."""
+    return dg.AssetKey(["exports", fmt.replace("-", "_")])
 
 
 def group_name(text: str) -> str:

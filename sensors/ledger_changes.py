@@ -5,10 +5,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from registry_pipeline.assets import run_requests
 from registry_pipeline.assets.resources import RegistryResource
-from registry_pipeline.sensors.gates import IN_FLIGHT
-
-DERIVED_TAG = "registry/derived"
+from registry_pipeline.sensors._runs import any_in_flight
 
 
 def build_ledger_sensor(
@@ -29,28 +28,19 @@ def build_ledger_sensor(
     def ledger_changes(
         context: dg.SensorEvaluationContext, registry: RegistryResource
     ) -> dg.SensorResult:
-        head = registry.client().ledger_head()
+        head = registry.client().ledger_head().seq
         seen = int(context.cursor or 0)
-        if head.seq == seen:
+        if head == seen:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"ledger unchanged at event {seen}"))
-        busy = context.instance.get_run_records(
-            filters=dg.RunsFilter(tags={DERIVED_TAG: "true"}, statuses=IN_FLIGHT), limit=1
-        )
-        if busy:
+        if any_in_flight(context.instance, tags={run_requests.DERIVED_TAG: "true"}):
             # A rebuild reads the ledger when it starts; the one in flight will be followed
             # by one more once it finishes (the cursor does not move meanwhile).
             return dg.SensorResult(
                 skip_reason=dg.SkipReason("a rebuild is in flight; the next tick follows up")
             )
         return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=f"ledger:{head.seq}",
-                    asset_selection=list(targets),
-                    tags={DERIVED_TAG: "true"},
-                )
-            ],
-            cursor=str(head.seq),
+            run_requests=[run_requests.rebuild_derived(targets, ledger_seq=head)],
+            cursor=str(head),
         )
 
     return ledger_changes

@@ -1,14 +1,24 @@
 """Jobs people launch from the UI's launchpad, with typed config, and the jobs sensors use.
+Every op turns a registry error into a step failure through one decorator,
+:func:`translate_registry_errors`.
 
 The Dagster web UI has no identity of its own, so launchpad jobs take the acting person in
 config; policies that need proof of identity require signed approvals (CLI ``--key``).
 """
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 import dagster as dg
 from pydantic import Field
 
 from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.core.promotion import RequestStatus
 from registry_pipeline.errors import GateRefused, RegistryError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class RequestPromotionConfig(dg.Config):  # type: ignore[misc]
@@ -50,77 +60,77 @@ class LandingProblemConfig(dg.Config):  # type: ignore[misc]
     problem: str
 
 
-def _fail(error: RegistryError) -> dg.Failure:
-    metadata = {}
-    if isinstance(error, GateRefused):
-        metadata = {
-            g.name: dg.MetadataValue.text(("PASS " if g.passed else "FAIL ") + g.detail)
-            for g in error.gates
-        }
-    return dg.Failure(description=str(error), metadata=metadata)
+def translate_registry_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with every registry error turned into a step failure that says what is
+    wrong; a refused promotion lists each gate's verdict as metadata."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except RegistryError as e:
+            metadata = {}
+            if isinstance(e, GateRefused):
+                metadata = {
+                    g.name: dg.MetadataValue.text(("PASS " if g.passed else "FAIL ") + g.detail)
+                    for g in e.gates
+                }
+            raise dg.Failure(description=str(e), metadata=metadata) from e
+
+    return wrapper
 
 
 @dg.op(description="Open a promotion request.")
+@translate_registry_errors
 def request_promotion_op(
     context: dg.OpExecutionContext, config: RequestPromotionConfig, registry: RegistryResource
 ) -> None:
-    try:
-        request = registry.client(actor=config.actor).request_promotion(
-            config.version, to=config.to, reason=config.reason
-        )
-    except RegistryError as e:
-        raise _fail(e) from e
+    request = registry.client(actor=config.actor).request_promotion(
+        config.version, to=config.to, reason=config.reason
+    )
     context.log.info(f"request {request.id} opened: {config.version} -> {config.to}")
 
 
 @dg.op(description="Approve a promotion request.")
+@translate_registry_errors
 def approve_op(
     context: dg.OpExecutionContext, config: DecisionConfig, registry: RegistryResource
 ) -> None:
-    try:
-        registry.client(actor=config.actor).approve(config.request, reason=config.reason)
-    except RegistryError as e:
-        raise _fail(e) from e
+    registry.client(actor=config.actor).approve(config.request, reason=config.reason)
     context.log.info(f"request {config.request} approved by {config.actor}")
 
 
 @dg.op(description="Reject a promotion request.")
+@translate_registry_errors
 def reject_op(
     context: dg.OpExecutionContext, config: DecisionConfig, registry: RegistryResource
 ) -> None:
-    try:
-        registry.client(actor=config.actor).reject(config.request, reason=config.reason)
-    except RegistryError as e:
-        raise _fail(e) from e
+    registry.client(actor=config.actor).reject(config.request, reason=config.reason)
     context.log.info(f"request {config.request} rejected by {config.actor}")
 
 
 @dg.op(description="Apply a promotion request; the gates are re-checked in the transaction.")
+@translate_registry_errors
 def apply_promotion_op(
     context: dg.OpExecutionContext, config: ApplyConfig, registry: RegistryResource
 ) -> None:
     client = registry.client()
-    status = client.request_status(config.request)
-    if status != "pending":
+    status = RequestStatus(client.request_status(config.request))
+    if status is not RequestStatus.PENDING:
         context.log.info(f"request {config.request} is already {status}; nothing to apply")
         return
-    try:
-        change = client.apply(config.request)
-    except RegistryError as e:
-        raise _fail(e) from e
+    change = client.apply(config.request)
     context.log.info(f"{change.entry}@{change.version} is now in {change.stage}")
 
 
 @dg.op(description="Roll a stage back to its previous holder.")
+@translate_registry_errors
 def rollback_op(
     context: dg.OpExecutionContext, config: RollbackConfig, registry: RegistryResource
 ) -> None:
-    try:
-        change = registry.client(actor=config.actor).rollback(
-            config.entry, stage=config.stage, reason=config.reason
-        )
-    except RegistryError as e:
-        raise _fail(e) from e
+    change = registry.client(actor=config.actor).rollback(
+        config.entry, stage=config.stage, reason=config.reason
+    )
     context.log.info(f"{change.entry} {change.stage} rolled back to v{change.version}")
 
 

@@ -5,8 +5,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from registry_pipeline.assets import run_requests
+from registry_pipeline.assets.asset_keys import check_key
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.service.pipeline import REVIEW_CHECK
 
 
 def build_review_sensor(
@@ -28,26 +31,18 @@ def build_review_sensor(
         due = registry.client().review_due()
         if not due:
             return dg.SensorResult(skip_reason=dg.SkipReason("nothing is due for review"))
-        entries = sorted({d.entry for d in due})
         for d in due:
             context.log.warning(
                 f"{d.entry}@{d.version}: {d.what} due "
                 f"({d.age_days or 'never'} days, limit {d.limit_days:g})"
             )
+        entries = sorted({d.entry for d in due})
         checks = [
-            dg.AssetCheckKey(dg.AssetKey([catalog.entries[name].kind.value, name]), "review")
+            check_key(catalog.entries[name], REVIEW_CHECK)
             for name in entries
             if name in catalog.entries
         ]
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=f"review:{day}:{','.join(entries)}",
-                    asset_selection=[],
-                    asset_check_keys=checks,
-                )
-            ]
-        )
+        request = run_requests.run_checks(checks, entries=entries, day=datetime.now(UTC).date())
+        return dg.SensorResult(run_requests=[request])
 
     return review_due
