@@ -25,16 +25,23 @@ from registry_pipeline.assets.catalog_graph import (
 )
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.core.catalog import Catalog, CatalogEntry
+from registry_pipeline.core.gates import Gate, GateResult
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.errors import BadInput, NotFound, RegistryError
 from registry_pipeline.service import Registered, Registry
 
 CHECKS = ("evals", "model_card", "license", "review")
+PROVIDER_CHECK = Gate.PROVIDER
+#: Checks whose failure blocks the rest of the run.
+BLOCKING_CHECKS = frozenset({"evals", PROVIDER_CHECK})
 
 
 def checks_for(kind: EntryKind) -> tuple[str, ...]:
-    """Models and stacks get every check; the rest (datasets, prompts, indexes, suites) are
-    promoted only as parts of a stack, so only their review cycle is checked on their own."""
+    """Models and stacks get every check (provider models also their snapshot check); the
+    rest (datasets, prompts, indexes, suites) are promoted only as parts of a stack, so only
+    their review cycle is checked on their own."""
+    if kind is EntryKind.PROVIDER_MODEL:
+        return (*CHECKS, PROVIDER_CHECK)
     return CHECKS if kind.is_evaluated else ("review",)
 
 
@@ -44,6 +51,8 @@ CHECK_DESCRIPTIONS = {
     "license": "The entry's license (and a stack's components') is allowed in production.",
     "review": "The production version's approval and evals are within the policy's review "
     "periods (review_every_days, max_eval_age_days).",
+    PROVIDER_CHECK: "The latest and the production version pin a dated provider snapshot "
+    "that is not past or within 30 days of its deprecation date.",
 }
 
 
@@ -258,7 +267,7 @@ def _kind_checks(
         dg.AssetCheckSpec(
             name=check,
             asset=entry_key(e),
-            blocking=check == "evals",
+            blocking=check in BLOCKING_CHECKS,
             description=CHECK_DESCRIPTIONS[check],
         )
         for e in entries
@@ -277,12 +286,15 @@ def _kind_checks(
 
 
 def _severity(client: Registry, ref: str, check: str, passed: bool) -> dg.AssetCheckSeverity:
-    """ERROR (which blocks downstream steps of the run) only for a version whose recorded
-    evals miss the bar; a version not evaluated yet, or a card or license gap, is a WARN:
+    """ERROR (which blocks downstream steps of the run) for a version whose recorded evals
+    miss the bar and for a provider model that pins no dated snapshot or is near its
+    deprecation; a version not evaluated yet, or a card or license gap, is a WARN:
     registering it is fine, promoting it is what the gates refuse."""
-    if passed or check != "evals" or not client.show(ref)["evals"]:
+    if passed:
         return dg.AssetCheckSeverity.WARN
-    return dg.AssetCheckSeverity.ERROR
+    if check == PROVIDER_CHECK or (check == "evals" and client.show(ref)["evals"]):
+        return dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckSeverity.WARN
 
 
 def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
@@ -315,6 +327,8 @@ def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
         )
     ref = f"{name}@{latest}"
     gate = {g.name: g for g in client.readiness(ref, target="production")}[key.name]
+    if key.name == PROVIDER_CHECK:
+        gate = _with_production(client, name, latest, gate)
     return dg.AssetCheckResult(
         asset_key=key.asset_key,
         check_name=key.name,
@@ -326,4 +340,22 @@ def check_entry(client: Registry, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
             "Detail": dg.MetadataValue.text(gate.detail),
             "Gate": dg.MetadataValue.text(json.dumps({"name": gate.name, "passed": gate.passed})),
         },
+    )
+
+
+def _with_production(client: Registry, name: str, latest: int, gate: GateResult) -> GateResult:
+    """The snapshot check covers the production version too: a provider retiring the
+    snapshot that serves production matters even when a newer candidate is fine."""
+    try:
+        serving = client.show(f"{name}@production")["version"]
+    except NotFound:
+        return gate
+    if serving == latest:
+        return gate
+    held = {g.name: g for g in client.readiness(f"{name}@{serving}", target="production")}
+    other = held[PROVIDER_CHECK]
+    return GateResult(
+        name=gate.name,
+        passed=gate.passed and other.passed,
+        detail=f"latest: {gate.detail}; production: {other.detail}",
     )

@@ -31,6 +31,12 @@ from registry_pipeline.core.promotion import (
     RequestStatus,
     approval_payload,
 )
+from registry_pipeline.core.provider import (
+    DEPRECATION_NOTICE_DAYS,
+    ProviderPin,
+    deprecation_problem,
+    floating_problem,
+)
 from registry_pipeline.core.refs import ExactRef, VersionRef, parse_exact, parse_ref
 from registry_pipeline.core.stages import (
     DISPLACED_TO,
@@ -431,6 +437,14 @@ class Registry:
             format_facts=facts,
         )
         warnings = [*detected.warnings, *notes["warnings"]]
+        pin = ProviderPin.from_format(facts)
+        if pin is not None:
+            today = datetime.now(UTC).date()
+            floating, ending = floating_problem(pin), deprecation_problem(pin, today)
+            if floating:
+                warnings.append(f"{floating}; promotion to production will be refused")
+            if ending:
+                warnings.append(f"{ending}; plan the move to a newer snapshot")
         if result.created:
             warnings += self._ingest_reported_evals(catalog, result, detected.evals)
         return Registered(
@@ -1254,6 +1268,7 @@ class Registry:
             component_licenses=components,
             now=now,
             ab_results=records.ab_results(conn, req.entry, req.version),
+            provider_pins=_provider_pins(conn, catalog, req.entry, req.version),
         )
 
     @staticmethod
@@ -1313,7 +1328,7 @@ class Registry:
                 created_at=datetime.now(UTC),
             )
             facts = self._facts(conn, catalog, hypothetical, datetime.now(UTC))
-        evidence = {Gate.EVALS, Gate.CARD, Gate.LICENSE}
+        evidence = {Gate.EVALS, Gate.CARD, Gate.LICENSE, Gate.PROVIDER}
         return [g for g in evaluate_gates(catalog, facts) if g.name in evidence]
 
     def latest_versions(self, entries: Sequence[str]) -> dict[str, int | None]:
@@ -1700,7 +1715,13 @@ class Registry:
     def review_due(self, *, entry: str | None = None) -> list[dict[str, Any]]:
         """Production versions whose approval is older than the policy's
         ``review_every_days`` or whose newest required evals are older than
-        ``max_eval_age_days``: what needs a fresh review or a fresh eval run."""
+        ``max_eval_age_days``: what needs a fresh review or a fresh eval run; and
+        production provider models (or stacks pinning them) past or within
+        ``DEPRECATION_NOTICE_DAYS`` of their deprecation date (``what: "deprecation"``,
+        ``age_days`` counted from that date, negative before it; ``model`` names the
+        provider model version).
+
+        Every item is due because ``age_days`` exceeds ``limit_days``."""
         now = datetime.now(UTC)
         due: list[dict[str, Any]] = []
         t = schema.stage_assignments
@@ -1755,6 +1776,21 @@ class Registry:
                                 "since": format_time(newest) if newest else None,
                             }
                         )
+                for model, pin in _provider_pins(conn, catalog, name, number).items():
+                    ends = pin.deprecation_date if pin is not None else None
+                    if pin is None or ends is None or not deprecation_problem(pin, now.date()):
+                        continue
+                    due.append(
+                        {
+                            "entry": name,
+                            "version": number,
+                            "what": "deprecation",
+                            "age_days": float((now.date() - ends).days),
+                            "limit_days": float(-DEPRECATION_NOTICE_DAYS),
+                            "since": ends.isoformat(),
+                            "model": model,
+                        }
+                    )
         return due
 
     def anchor(self) -> dict[str, Any]:
@@ -1827,6 +1863,27 @@ def _parse_anchor(text: str) -> tuple[int | None, str]:
             f"invalid anchor {text!r}: use SEQ:HASH as printed by `registry audit anchor`"
         )
     return (int(seq) if seq else None), digest
+
+
+def _provider_pins(
+    conn: Connection, catalog: Catalog, entry: str, number: int
+) -> dict[str, ProviderPin | None]:
+    """What each provider model a version concerns pins: the version itself when it is a
+    provider model, a stack's pinned provider models, keyed ``ENTRY@VERSION``."""
+    concerned: list[tuple[str, int]] = []
+    kind = catalog.entry(entry).kind
+    if kind is EntryKind.PROVIDER_MODEL:
+        concerned.append((entry, number))
+    elif kind is EntryKind.STACK:
+        concerned += [
+            (u["entry"], u["version"])
+            for u in records.upstream_of(conn, entry, number)
+            if u["kind"] == EntryKind.PROVIDER_MODEL
+        ]
+    return {
+        f"{e}@{n}": ProviderPin.from_format(records.recorded_format(conn, e, n))
+        for e, n in concerned
+    }
 
 
 def _store_gates(tx: Tx, request_id: int, results: Sequence[GateResult], seq: int) -> None:
