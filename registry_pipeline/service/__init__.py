@@ -21,7 +21,6 @@ from registry_pipeline.catalog import catalog_digest, catalog_from_document, loa
 from registry_pipeline.core.cards import check_card_fields, render_markdown
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
-from registry_pipeline.core.evals import check_metrics
 from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
 from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
 from registry_pipeline.core.ledger import LedgerEvent, verify_chain
@@ -62,6 +61,8 @@ from registry_pipeline.errors import (
     Refused,
 )
 from registry_pipeline.hashcache import HashCache
+from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
+from registry_pipeline.inputs.text_files import read_input_text
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
 from registry_pipeline.store.engine import DEFAULT_URL
@@ -70,7 +71,6 @@ if TYPE_CHECKING:
     from registry_pipeline.formats import Detected
 
 MAX_REASON = 2000
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 STACK_FORMAT = "registry-pipeline/stack/v1"
 
 #: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
@@ -159,26 +159,14 @@ def check_reason(reason: str) -> str:
 
 
 def read_document(path: str | Path, *, what: str) -> Any:
-    """Read a YAML or JSON document the user passed as a file.
+    """Read a YAML or JSON document the user passed as a file (at most 4 MiB).
 
     Raises:
-        BadInput: missing, unreadable, too large, not UTF-8 text, or malformed.
+        BadInput: unreadable, too large, not UTF-8 text, or malformed.
         NotFound: the file does not exist.
     """
-    file = Path(path)
-    try:
-        if file.stat().st_size > MAX_CONFIG_BYTES:
-            raise BadInput(f"{what} {str(file)!r} is larger than 4 MiB")
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"{what} {str(file)!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{what} {str(file)!r} is not UTF-8 text") from None
-    except IsADirectoryError:
-        raise BadInput(f"{what} {str(file)!r} is a folder; pass a YAML or JSON file") from None
-    except OSError as e:
-        raise BadInput(f"{what} {str(file)!r} cannot be read: {e.strerror}") from e
-    return parse_yaml(text, where=f"{what} {str(file)!r}")
+    text = read_input_text(path, what=what)
+    return parse_yaml(text, where=f"{what} {str(Path(path))!r}")
 
 
 class Registry:
@@ -509,12 +497,15 @@ class Registry:
         self, catalog: Catalog, result: Registered, evals: Sequence[Mapping[str, Any]]
     ) -> list[str]:
         """Eval results shipped inside the artifact (model-index, lm-eval) become evidence
-        when a catalog eval suite that evaluates this entry has the dataset's name."""
+        when a catalog eval suite that evaluates this entry has the dataset's or the task's
+        name."""
         warnings = []
-        suites = {s for s in catalog.suites_covering(result.entry)}
+        suites = sorted(catalog.suites_covering(result.entry))
         for item in evals:
             dataset = str(item.get("dataset") or item.get("task") or "")
-            suite = next((s for s in suites if s in (dataset, dataset.lower())), None)
+            task = str(item.get("task") or "")
+            names = {dataset, dataset.lower(), task, task.lower()} - {""}
+            suite = next((s for s in suites if s in names), None)
             version = self.latest_versions([suite])[suite] if suite else None
             if suite is None or version is None:
                 warnings.append(
@@ -895,8 +886,10 @@ class Registry:
     ) -> dict[str, Any]:
         """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``.
 
-        ``results`` is a YAML/JSON file or mapping: either ``{metrics: {...},
-        produced_at: ISO-8601, details: {...}}`` or a flat mapping of metric to number.
+        ``results`` is a YAML/JSON file or mapping: ``{metrics: {...}, produced_at:
+        ISO-8601, details: {...}}``, an lm-evaluation-harness results file (every task's
+        metrics, named as ``register`` names them: ``<task>/<metric>,<filter>``), or a
+        flat mapping of metric to number; see :mod:`registry_pipeline.inputs.eval_results`.
 
         Raises:
             BadInput: malformed results, a suite that is not an eval suite, or a
@@ -905,30 +898,12 @@ class Registry:
         """
         target = parse_exact(ref)
         suite_ref = parse_exact(suite)
-        document = (
-            read_document(results, what="eval results")
+        parsed = (
+            read_eval_results(results)
             if isinstance(results, str | Path)
-            else results
+            else parse_eval_results(results)
         )
-        if not isinstance(document, Mapping):
-            raise BadInput("eval results must be a mapping of metric name to number")
-        if "metrics" in document:
-            extra = set(document) - {"metrics", "produced_at", "details"}
-            if extra:
-                raise BadInput(
-                    f"eval results: unknown key {sorted(extra)[0]!r}; "
-                    "use metrics, produced_at, details"
-                )
-            metrics = check_metrics(document["metrics"])
-            produced_raw = document.get("produced_at")
-            details = document.get("details") or {}
-            if not isinstance(details, Mapping):
-                raise BadInput("eval results: details must be a mapping")
-        else:
-            metrics, produced_raw, details = check_metrics(document), None, {}
-        if isinstance(produced_raw, datetime):
-            produced_raw = produced_raw.isoformat()
-        produced = parse_instant(str(produced_raw), what="produced_at") if produced_raw else None
+        metrics, produced, details = dict(parsed.metrics), parsed.produced_at, parsed.details
         with self.store.write(self.actor) as tx:
             catalog = self._catalog(tx.conn)
             self._require(catalog, Operation.EVIDENCE, target.entry)

@@ -71,7 +71,13 @@ def test_a_deprecation_date_that_is_not_iso_text_reads_as_absent() -> None:
 
 @pytest.mark.parametrize(
     "snapshot",
-    ["gpt-4o-2024-08-06", "2024-08-06", "20241022", "gpt-4o@2024-11-20", "claude-3-5-sonnet-20241022"],
+    [
+        "gpt-4o-2024-08-06",
+        "2024-08-06",
+        "20241022",
+        "gpt-4o@2024-11-20",
+        "claude-3-5-sonnet-20241022",
+    ],
 )
 def test_dated_snapshots_pin_one_build(snapshot: str) -> None:
     assert floating_problem(replace(PINNED, snapshot=snapshot)) is None
@@ -138,9 +144,7 @@ HOSTED = CatalogEntry(name="gpt-hosted", kind=EntryKind.PROVIDER_MODEL, owner="m
 CATALOG = Catalog(entries={HOSTED.name: HOSTED})
 
 
-def facts(
-    pins: dict[str, ProviderPin | None], *, target: Stage = Stage.PRODUCTION
-) -> GateFacts:
+def facts(pins: dict[str, ProviderPin | None], *, target: Stage = Stage.PRODUCTION) -> GateFacts:
     request = PromotionRequest(
         id=1,
         entry="gpt-hosted",
