@@ -20,7 +20,9 @@ from registry_pipeline.core.gates import Gate
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.service import Registry
 from registry_pipeline.service.pipeline import (
+    BLOCKING_CHECKS,
     EVIDENCE_CHECKS,
+    PROVIDER_CHECK,
     REVIEW_CHECK,
     CheckSeverity,
     EvidenceCheck,
@@ -34,6 +36,8 @@ CHECK_DESCRIPTIONS = {
     Gate.EVALS: "The latest version meets the production eval thresholds of the policy.",
     Gate.CARD: "The latest version has a model card with the fields production requires.",
     Gate.LICENSE: "The entry's license (and a stack's components') is allowed in production.",
+    PROVIDER_CHECK: "The latest version pins a dated provider snapshot that is not past or "
+    "within 30 days of its deprecation date.",
     REVIEW_CHECK: "The production version's approval and evals are within the policy's "
     "review periods (review_every_days, max_eval_age_days).",
 }
@@ -70,7 +74,7 @@ def _kind_checks(
         dg.AssetCheckSpec(
             name=check,
             asset=entry_key(e),
-            blocking=check == Gate.EVALS,
+            blocking=check in BLOCKING_CHECKS,
             description=CHECK_DESCRIPTIONS[check],
         )
         for e in entries
@@ -96,11 +100,20 @@ def check_entry(
 ) -> Iterator[dg.AssetCheckResult]:
     """The results of ``entry``'s checks named in ``checks``: the evidence gates on its
     latest version, and whether its production version is due for review."""
-    if any(name in checks for name in EVIDENCE_CHECKS):
+    evidence = (*EVIDENCE_CHECKS, PROVIDER_CHECK)
+    if any(name in checks for name in evidence):
         readiness = client.latest_readiness(entry.name)
-        for name in EVIDENCE_CHECKS:
-            if name in checks:
-                yield _evidence_result(entry, readiness, readiness.check(name))
+        for check in readiness.checks:
+            if check.name in checks:
+                yield _evidence_result(entry, readiness, check)
+        if PROVIDER_CHECK in checks and all(c.name != PROVIDER_CHECK for c in readiness.checks):
+            yield dg.AssetCheckResult(
+                asset_key=entry_key(entry),
+                check_name=PROVIDER_CHECK,
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="no version registered yet",
+            )
     if REVIEW_CHECK in checks:
         yield _review_result(entry, client.review_due(entry=entry.name))
 

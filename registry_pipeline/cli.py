@@ -298,12 +298,15 @@ def eval_() -> None:
 def eval_ingest(settings: Settings, ref: str, results: str, suite: str) -> None:
     """Record eval RESULTS (YAML/JSON) of SUITE for a version.
 
-    RESULTS is `{metrics: {name: number}, produced_at: ISO-8601}` or a flat mapping of
-    metric to number.
+    RESULTS is `{metrics: {name: number}, produced_at: ISO-8601}`, a flat mapping of
+    metric to number, or the results JSON lm-evaluation-harness writes: every task's
+    metrics are recorded as `register` names them, `<task>/<metric>,<filter>` (e.g.
+    `arc_easy/acc,none`), with standard errors, task versions and n-shot in details.
 
     \b
     Example:
       registry eval ingest support-bot@3 results.json --suite support-evals@2
+      registry eval ingest llama@2 out/results_2026-11-20T10-00-00.json --suite arc@1
     """
     data = settings.registry().ingest_evals(ref, results, suite=suite).to_dict()
     metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(data["metrics"].items()))

@@ -7,7 +7,7 @@ applies a promotion, with facts read in that transaction, so nothing promotes ar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from registry_pipeline.core.promotion import (
     PromotionRequest,
     RequestStatus,
 )
+from registry_pipeline.core.provider import ProviderPin, pin_problems
 from registry_pipeline.core.stages import Stage, transition_problem
 
 
@@ -32,6 +33,7 @@ class Gate:
     EVALS = "evals"
     CARD = "model_card"
     LICENSE = "license"
+    PROVIDER = "provider_snapshot"
     AB_TEST = "ab_test"
 
 
@@ -54,7 +56,9 @@ class GateFacts:
 
     ``evals`` are every eval result recorded for the version; ``card`` is the latest card
     set for the version; ``component_licenses`` maps a stack's pinned components to their
-    declared license.
+    declared license; ``provider_pins`` maps each provider model concerned (the version
+    itself, or a stack's pinned provider models) as ``ENTRY@VERSION`` to what its spec pins,
+    ``None`` when the version recorded no spec.
     """
 
     request: PromotionRequest
@@ -67,6 +71,7 @@ class GateFacts:
     now: datetime
     ab_results: Sequence[Mapping[str, Any]] = ()
     registrant: str = ""
+    provider_pins: Mapping[str, ProviderPin | None] = field(default_factory=dict)
 
 
 def evaluate_gates(catalog: Catalog, facts: GateFacts) -> list[GateResult]:
@@ -74,11 +79,13 @@ def evaluate_gates(catalog: Catalog, facts: GateFacts) -> list[GateResult]:
 
     Returns:
         One :class:`GateResult` per gate, in a fixed order. The promotion may be applied
-        only when every result passed.
+        only when every result passed. The ``provider_snapshot`` gate is reported only
+        when provider models are concerned (``facts.provider_pins`` is not empty).
     """
     request = facts.request
     entry = catalog.entry(request.entry)
     rule = catalog.policy.rule_for(request.target, catalog.risk_class(entry.name))
+    provider = [_provider_gate(facts)] if facts.provider_pins else []
     return [
         _request_gate(facts),
         _transition_gate(facts),
@@ -86,6 +93,7 @@ def evaluate_gates(catalog: Catalog, facts: GateFacts) -> list[GateResult]:
         _evals_gate(catalog, rule, facts),
         _card_gate(catalog, rule, facts),
         _license_gate(catalog, rule, facts),
+        *provider,
         _ab_gate(rule, facts),
     ]
 
@@ -260,6 +268,29 @@ def _license_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateRe
         return GateResult(name=Gate.LICENSE, passed=True, detail="nothing here needs a license")
     shown = ", ".join(f"{n}: {lic}" for n, lic in sorted(checked.items()))
     return GateResult(name=Gate.LICENSE, passed=True, detail=shown)
+
+
+def _provider_gate(facts: GateFacts) -> GateResult:
+    """Production runs a pinned snapshot that the provider is not about to retire."""
+    today = facts.now.date()
+    pinned: list[str] = []
+    problems: list[str] = []
+    for ref, pin in sorted(facts.provider_pins.items()):
+        if pin is None:
+            problems.append(f"{ref} records no provider spec, so it pins no snapshot")
+            continue
+        found = pin_problems(pin, today)
+        problems += [f"{ref}: {p}" for p in found]
+        if not found:
+            pinned.append(f"{ref} pins {pin}")
+    if facts.request.target is not Stage.PRODUCTION:
+        detail = "; ".join(pinned) or "no provider snapshot checked"
+        if problems:
+            detail += "; production would refuse: " + "; ".join(problems)
+        return GateResult(name=Gate.PROVIDER, passed=True, detail=detail)
+    if problems:
+        return GateResult(name=Gate.PROVIDER, passed=False, detail="; ".join(problems))
+    return GateResult(name=Gate.PROVIDER, passed=True, detail="; ".join(pinned))
 
 
 def _ab_gate(rule: StageRule, facts: GateFacts) -> GateResult:

@@ -186,8 +186,7 @@ class Registry:
         return registration.register_stack(self._ctx, stack, pins)
 
     def import_version(self, entry: str, **version: Any) -> Registered:
-        """Record a version brought from another registry (digest, manifest, source,
-        params, origin, size, file_count), marked imported with its origin."""
+        """Record a version from another registry (see :func:`.registration.import_version`)."""
         return registration.import_version(self._ctx, entry, **version)
 
     def import_stage(

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from registry_pipeline.core.cards import check_card_fields
 from registry_pipeline.core.catalog import Operation
-from registry_pipeline.core.evals import check_metrics
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.refs import parse_exact
-from registry_pipeline.core.times import format_time, parse_instant
+from registry_pipeline.core.times import format_time
 from registry_pipeline.documents import parse_yaml
-from registry_pipeline.errors import BadInput, Conflict, NotFound
+from registry_pipeline.errors import BadInput, Conflict
+from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
+from registry_pipeline.inputs.text_files import read_input_text
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import ABRecorded, CardSet, EvalRecorded
 from registry_pipeline.store import dumps, versions
@@ -30,26 +30,18 @@ def read_document(path: str | Path, *, what: str) -> Any:
         BadInput: unreadable, too large, not UTF-8 text, or malformed.
         NotFound: the file does not exist.
     """
-    file = Path(path)
-    try:
-        if file.stat().st_size > MAX_DOCUMENT_BYTES:
-            raise BadInput(f"{what} {str(file)!r} is larger than 4 MiB")
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"{what} {str(file)!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{what} {str(file)!r} is not UTF-8 text") from None
-    except IsADirectoryError:
-        raise BadInput(f"{what} {str(file)!r} is a folder; pass a YAML or JSON file") from None
-    except OSError as e:
-        raise BadInput(f"{what} {str(file)!r} cannot be read: {e.strerror}") from e
-    return parse_yaml(text, where=f"{what} {str(file)!r}")
+    text = read_input_text(path, what=what)
+    return parse_yaml(text, where=f"{what} {str(Path(path))!r}")
 
 
 def ingest_evals(
     ctx: Context, ref: str, results: str | Path | Mapping[str, Any], *, suite: str
 ) -> EvalRecorded:
     """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``.
+
+    ``results`` is a YAML/JSON file or mapping: ``{metrics, produced_at, details}``, an
+    lm-evaluation-harness results file (every task's metrics named as ``register`` names
+    them, ``<task>/<metric>,<filter>``), or a flat mapping of metric to number.
 
     Raises:
         BadInput: malformed results, a suite that is not an eval suite, or a
@@ -58,27 +50,12 @@ def ingest_evals(
     """
     target = parse_exact(ref)
     suite_ref = parse_exact(suite)
-    document = (
-        read_document(results, what="eval results") if isinstance(results, str | Path) else results
+    parsed = (
+        read_eval_results(results)
+        if isinstance(results, str | Path)
+        else parse_eval_results(results)
     )
-    if not isinstance(document, Mapping):
-        raise BadInput("eval results must be a mapping of metric name to number")
-    if "metrics" in document:
-        extra = set(document) - {"metrics", "produced_at", "details"}
-        if extra:
-            raise BadInput(
-                f"eval results: unknown key {sorted(extra)[0]!r}; use metrics, produced_at, details"
-            )
-        metrics = check_metrics(document["metrics"])
-        produced_raw = document.get("produced_at")
-        details = document.get("details") or {}
-        if not isinstance(details, Mapping):
-            raise BadInput("eval results: details must be a mapping")
-    else:
-        metrics, produced_raw, details = check_metrics(document), None, {}
-    if isinstance(produced_raw, datetime):
-        produced_raw = produced_raw.isoformat()
-    produced = parse_instant(str(produced_raw), what="produced_at") if produced_raw else None
+    metrics, produced, details = dict(parsed.metrics), parsed.produced_at, parsed.details
     with ctx.store.write(ctx.actor) as tx:
         catalog = ctx.catalog(tx.conn)
         ctx.require(catalog, Operation.EVIDENCE, target.entry)

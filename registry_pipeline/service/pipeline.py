@@ -18,9 +18,10 @@ from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.gates import Gate, GateResult
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.refs import ExactRef
+from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, NotFound
 from registry_pipeline.service.context import Context
-from registry_pipeline.store import evidence, versions
+from registry_pipeline.store import evidence, stages, versions
 
 #: Looks up the newest version number of each entry (``None`` when it has none), as
 #: :meth:`Registry.latest_versions` does.
@@ -30,6 +31,10 @@ LatestVersions = Callable[[Sequence[str]], Mapping[str, int | None]]
 EVIDENCE_CHECKS: tuple[str, ...] = (Gate.EVALS, Gate.CARD, Gate.LICENSE)
 #: The check that a production version's approval and evals are within their review periods.
 REVIEW_CHECK = "review"
+#: Provider models also get their snapshot check (a pinned, not retiring snapshot).
+PROVIDER_CHECK: str = Gate.PROVIDER
+#: Checks whose failure blocks the rest of the run.
+BLOCKING_CHECKS = frozenset({Gate.EVALS, PROVIDER_CHECK})
 
 
 class CheckSeverity(StrEnum):
@@ -170,6 +175,8 @@ def checks_for(kind: EntryKind) -> tuple[str, ...]:
     """The checks an entry of ``kind`` gets. Models and stacks get every evidence check and
     the review check; the rest (datasets, prompts, indexes, suites) are promoted only as
     parts of a stack, so only their review cycle is checked on their own."""
+    if kind is EntryKind.PROVIDER_MODEL:
+        return (*EVIDENCE_CHECKS, PROVIDER_CHECK, REVIEW_CHECK)
     return (*EVIDENCE_CHECKS, REVIEW_CHECK) if kind.is_evaluated else (REVIEW_CHECK,)
 
 
@@ -185,9 +192,11 @@ def check_severity(check: str, *, passed: bool, evaluated: bool = False) -> Chec
         evaluated: whether the version has any recorded eval results (only the evals
             check asks).
     """
-    if passed or check != Gate.EVALS or not evaluated:
+    if passed:
         return CheckSeverity.WARN
-    return CheckSeverity.ERROR
+    if check == PROVIDER_CHECK or (check == Gate.EVALS and evaluated):
+        return CheckSeverity.ERROR
+    return CheckSeverity.WARN
 
 
 def latest_readiness(
@@ -213,6 +222,7 @@ def latest_readiness(
         )
         return LatestReadiness(entry=entry, version=None, checks=checks)
     by_name = {g.name: g for g in gates}
+    names = (*EVIDENCE_CHECKS, PROVIDER_CHECK) if PROVIDER_CHECK in by_name else EVIDENCE_CHECKS
     checks = tuple(
         EvidenceCheck(
             name=name,
@@ -220,7 +230,7 @@ def latest_readiness(
             severity=check_severity(name, passed=by_name[name].passed, evaluated=evaluated),
             detail=by_name[name].detail,
         )
-        for name in EVIDENCE_CHECKS
+        for name in names
     )
     return LatestReadiness(entry=entry, version=version, checks=checks)
 
@@ -275,7 +285,22 @@ def entry_readiness(ctx: Context, entry: str, *, target: str = "production") -> 
         name = ctx.catalog(conn).entry(entry).name
         version = versions.latest_number(conn, name)
         evaluated = version is not None and bool(evidence.eval_results(conn, name, version))
+        held = stages.holder(conn, name, Stage.PRODUCTION)
     if version is None:
         return latest_readiness(name, None, (), evaluated=False)
     gates = readiness(ctx, f"{name}@{version}", target=target)
+    if held is not None and held.number != version:
+        # The snapshot check covers the production version too: a provider retiring the
+        # snapshot that serves production matters even when a newer candidate is fine.
+        serving = {g.name: g for g in readiness(ctx, f"{name}@{held.number}", target=target)}
+        gates = [
+            GateResult(
+                name=g.name,
+                passed=g.passed and serving[g.name].passed,
+                detail=f"latest: {g.detail}; production: {serving[g.name].detail}",
+            )
+            if g.name == PROVIDER_CHECK and g.name in serving
+            else g
+            for g in gates
+        ]
     return latest_readiness(name, version, gates, evaluated=evaluated)

@@ -23,6 +23,7 @@ from registry_pipeline.core.promotion import (
     RequestStatus,
     approval_payload,
 )
+from registry_pipeline.core.provider import ProviderPin
 from registry_pipeline.core.refs import parse_exact, parse_ref
 from registry_pipeline.core.stages import (
     DISPLACED_TO,
@@ -39,7 +40,7 @@ from registry_pipeline.service.queries import resolve_ref
 from registry_pipeline.service.results import GateReport, StageChange
 from registry_pipeline.store import Tx, evidence, promotions, stages, versions
 
-EVIDENCE_GATES = frozenset({Gate.EVALS, Gate.CARD, Gate.LICENSE})
+EVIDENCE_GATES = frozenset({Gate.EVALS, Gate.CARD, Gate.LICENSE, Gate.PROVIDER})
 
 
 def request_promotion(ctx: Context, ref: str, *, to: str, reason: str) -> PromotionRequest:
@@ -123,7 +124,29 @@ def _facts(conn: Connection, catalog: Catalog, req: PromotionRequest, now: datet
         component_licenses=components,
         now=now,
         ab_results=evidence.ab_results(conn, req.entry, req.version),
+        provider_pins=provider_pins(conn, catalog, req.entry, req.version),
     )
+
+
+def provider_pins(
+    conn: Connection, catalog: Catalog, entry: str, number: int
+) -> dict[str, ProviderPin | None]:
+    """What each provider model a version concerns pins (the version itself when it is a
+    provider model, a stack's pinned provider models), keyed ``ENTRY@VERSION``."""
+    concerned: list[tuple[str, int]] = []
+    kind = catalog.entry(entry).kind
+    if kind is EntryKind.PROVIDER_MODEL:
+        concerned.append((entry, number))
+    elif kind is EntryKind.STACK:
+        concerned += [
+            (u.entry, u.version)
+            for u in versions.upstream_of(conn, entry, number)
+            if u.kind == EntryKind.PROVIDER_MODEL
+        ]
+    return {
+        f"{e}@{n}": ProviderPin.from_format(dict(versions.version(conn, e, n).format))
+        for e, n in concerned
+    }
 
 
 def _signature_valid(catalog: Catalog, req: PromotionRequest, approval: Approval) -> bool | None:

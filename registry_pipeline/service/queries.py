@@ -11,6 +11,7 @@ from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.kinds import check_name, parse_kind
 from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.promotion import Decision
+from registry_pipeline.core.provider import DEPRECATION_NOTICE_DAYS, deprecation_problem
 from registry_pipeline.core.refs import VersionRef, parse_exact, parse_ref
 from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES, Stage, parse_stage
 from registry_pipeline.core.times import format_time, parse_instant, parse_stored
@@ -265,7 +266,13 @@ def history(ctx: Context, entry: str, *, stage: str | None = None) -> list[Histo
 def review_due(ctx: Context, *, entry: str | None = None) -> list[ReviewItem]:
     """Production versions whose approval is older than the policy's
     ``review_every_days`` or whose newest required evals are older than
-    ``max_eval_age_days``: what needs a fresh review or a fresh eval run."""
+    ``max_eval_age_days``: what needs a fresh review or a fresh eval run; and production
+    provider models (or stacks pinning them) past or within ``DEPRECATION_NOTICE_DAYS`` of
+    their deprecation date (``what: "deprecation"``, ``age_days`` counted from that date,
+    negative before it; ``model`` names the provider model version)."""
+
+    from registry_pipeline.service.promotion import provider_pins
+
     now = datetime.now(UTC)
     due: list[ReviewItem] = []
     with ctx.store.read() as conn:
@@ -316,4 +323,19 @@ def review_due(ctx: Context, *, entry: str | None = None) -> list[ReviewItem]:
                             since=format_time(newest) if newest else None,
                         )
                     )
+            for model, pin in provider_pins(conn, catalog, name, number).items():
+                ends = pin.deprecation_date if pin is not None else None
+                if pin is None or ends is None or not deprecation_problem(pin, now.date()):
+                    continue
+                due.append(
+                    ReviewItem(
+                        entry=name,
+                        version=number,
+                        what="deprecation",
+                        age_days=float((now.date() - ends).days),
+                        limit_days=float(-DEPRECATION_NOTICE_DAYS),
+                        since=ends.isoformat(),
+                        model=model,
+                    )
+                )
     return due

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from registry_pipeline.core.catalog import Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
 from registry_pipeline.core.kinds import EntryKind, check_name
+from registry_pipeline.core.provider import ProviderPin, deprecation_problem, floating_problem
 from registry_pipeline.core.refs import ExactRef, parse_exact
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, Conflict
@@ -97,7 +99,7 @@ def register(
         relation="upstream",
         format_facts=facts,
     )
-    warnings = [*detected.warnings, *notes["warnings"]]
+    warnings = [*detected.warnings, *notes["warnings"], *provider_warnings(facts)]
     if result.created:
         warnings += _ingest_reported_evals(ctx, catalog, result, detected.evals)
     return Registered(
@@ -174,10 +176,12 @@ def _ingest_reported_evals(
     """Eval results shipped inside the artifact (model-index, lm-eval) become evidence
     when a catalog eval suite that evaluates this entry has the dataset's name."""
     warnings = []
-    suites = set(catalog.suites_covering(result.entry))
+    suites = sorted(catalog.suites_covering(result.entry))
     for item in evals:
         dataset = str(item.get("dataset") or item.get("task") or "")
-        suite = next((s for s in suites if s in (dataset, dataset.lower())), None)
+        task = str(item.get("task") or "")
+        names = {dataset, dataset.lower(), task, task.lower()} - {""}
+        suite = next((s for s in suites if s in names), None)
         version = latest_versions(ctx, [suite])[suite] if suite else None
         if suite is None or version is None:
             warnings.append(
@@ -195,6 +199,19 @@ def _ingest_reported_evals(
             },
             suite=f"{suite}@{version}",
         )
+    return warnings
+
+
+def provider_warnings(facts: Mapping[str, Any]) -> list[str]:
+    """What a newcomer must hear when a provider model pins nothing that runs, or a snapshot
+    the provider retires soon."""
+    pin = ProviderPin.from_format(facts)
+    if pin is None:
+        return []
+    floating, ending = floating_problem(pin), deprecation_problem(pin, datetime.now(UTC).date())
+    warnings = [f"{floating}; promotion to production will be refused"] if floating else []
+    if ending:
+        warnings.append(f"{ending}; plan the move to a newer snapshot")
     return warnings
 
 

@@ -471,10 +471,11 @@ class ReviewItem:
     age_days: float | None
     limit_days: float
     since: str | None
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """One row of the ``review due`` document."""
-        return {
+        """One row of the ``review due`` document (``model`` for a provider deprecation)."""
+        data: dict[str, Any] = {
             "entry": self.entry,
             "version": self.version,
             "what": self.what,
@@ -482,6 +483,9 @@ class ReviewItem:
             "limit_days": self.limit_days,
             "since": self.since,
         }
+        if self.model is not None:
+            data["model"] = self.model
+        return data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

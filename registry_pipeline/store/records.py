@@ -43,6 +43,16 @@ def version_row(conn: Connection, entry: str, number: int) -> Row:
     return row
 
 
+def recorded_format(conn: Connection, entry: str, number: int) -> dict[str, Any]:
+    """The format facts ``register`` recorded for a version (``{}`` when none)."""
+    t = schema.versions
+    text = conn.execute(
+        select(t.c.format).where(t.c.entry == entry, t.c.number == number)
+    ).scalar_one_or_none()
+    found = loads(text) if text else {}
+    return found if isinstance(found, dict) else {}
+
+
 def version_by_digest(conn: Connection, entry: str, digest: str) -> Row | None:
     """The version of ``entry`` with content ``digest``, if registered."""
     t = schema.versions
