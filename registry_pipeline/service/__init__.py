@@ -8,6 +8,7 @@ Promotions re-evaluate the gates inside the transaction that applies them.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, select
 
 from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
-from registry_pipeline.core.cards import check_card_fields, render_markdown
+from registry_pipeline.core.cards import render_markdown
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
 from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
@@ -61,6 +62,7 @@ from registry_pipeline.errors import (
     Refused,
 )
 from registry_pipeline.hashcache import HashCache
+from registry_pipeline.inputs.card_files import card_from_mapping, read_card_file
 from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
 from registry_pipeline.inputs.text_files import read_input_text
 from registry_pipeline.sources import Progress, read_source
@@ -1008,16 +1010,19 @@ class Registry:
         return document
 
     def set_card(self, ref: str, fields: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-        """Set the model card of version ``ref`` from a mapping or a YAML/JSON file."""
+        """Set the model card of version ``ref`` from a mapping of fields, a YAML/JSON file
+        of them, or a Hugging Face ``README.md`` (front matter and Markdown sections; see
+        :mod:`registry_pipeline.inputs.card_files`), whose Markdown is kept with the card.
+        """
         target = parse_exact(ref)
         document = (
-            read_document(fields, what="card file") if isinstance(fields, str | Path) else fields
+            read_card_file(fields) if isinstance(fields, str | Path) else card_from_mapping(fields)
         )
-        clean = check_card_fields(document)
         with self.store.write(self.actor) as tx:
             self._require(self._catalog(tx.conn), Operation.EVIDENCE, target.entry)
             records.version_row(tx.conn, target.entry, target.version)
-            stored = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
+            stored = {k: list(v) if isinstance(v, tuple) else v for k, v in document.fields.items()}
+            front = dict(document.front_matter)
             tx.conn.execute(
                 schema.cards.insert().values(
                     entry=target.entry,
@@ -1025,14 +1030,24 @@ class Registry:
                     fields=dumps(stored),
                     set_at=tx.now_text,
                     set_by=self.actor,
+                    body=document.body or None,
+                    front_matter=dumps(front) if front else None,
                 )
             )
-            tx.append(
-                "card.set",
-                str(target),
-                {"entry": target.entry, "version": target.version, "fields": stored},
-            )
-        return {"entry": target.entry, "version": target.version, "card": stored}
+            payload: dict[str, Any] = {
+                "entry": target.entry,
+                "version": target.version,
+                "fields": stored,
+            }
+            if document.body:
+                payload["body_sha256"] = hashlib.sha256(document.body.encode()).hexdigest()
+            if front:
+                payload["front_matter"] = front
+            tx.append("card.set", str(target), payload)
+        result: dict[str, Any] = {"entry": target.entry, "version": target.version, "card": stored}
+        if document.sections:
+            result["sections"] = {k: list(v) for k, v in document.sections.items()}
+        return result
 
     def card(self, ref: str) -> dict[str, Any]:
         """A version's card fields and the card rendered as Markdown."""
@@ -1067,6 +1082,7 @@ class Registry:
             "entry": row["entry"],
             "version": row["number"],
             "card": dict(card.fields) if card else None,
+            "front_matter": dict(card.front_matter) if card and card.front_matter else None,
             "set_by": card.set_by if card else None,
             "set_at": format_time(card.set_at) if card else None,
             "markdown": markdown,
