@@ -181,6 +181,36 @@ def load_catalog(path: str | Path) -> tuple[Catalog, dict[str, Any]]:
     return catalog, merged
 
 
+#: The catalog key that gives someone each role, least privileged first (an entry's owner
+#: is ``entries.<name>.owner``; scoped approvers are listed by :func:`granting_keys`).
+ROLE_KEYS: Mapping[Role, str] = {
+    Role.REGISTRAR: "policy.registrars",
+    Role.APPROVER: "policy.approvers",
+    Role.ADMIN: "policy.admins",
+    Role.OWNER: "entries.{entry}.owner",
+}
+
+
+def granting_keys(catalog: Catalog, operation: Operation, entry: str) -> list[str]:
+    """The catalog keys under which naming someone lets them perform ``operation`` on
+    ``entry`` (per ``policy.permissions``), least privileged first. For ``approve``, the
+    approvers scoped to the entry's workloads and risk class are listed too."""
+    allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
+    keys: list[str] = []
+    for role, key in ROLE_KEYS.items():
+        if role not in allowed:
+            continue
+        keys.append(key.format(entry=entry))
+        if role is Role.APPROVER and operation is Operation.APPROVE:
+            keys += [
+                f"policy.approvers_by_workload.{w}" for w in sorted(catalog.workloads_of(entry))
+            ]
+            risk = catalog.risk_class(entry)
+            if risk:
+                keys.append(f"policy.approvers_by_risk_class.{risk}")
+    return keys
+
+
 def catalog_digest(document: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of a merged catalog document."""
     return hashlib.sha256(canonical_json(document)).hexdigest()

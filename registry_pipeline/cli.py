@@ -340,19 +340,37 @@ def eval_ab(settings: Settings, results: str) -> None:
 
 @cli.command()
 @click.argument("ref", metavar="ENTRY@VERSION")
-@click.option("--set", "set_file", type=click.Path(), help="YAML/JSON card fields to set.")
+@click.option(
+    "--set",
+    "set_file",
+    type=click.Path(),
+    help="Card to set: YAML/JSON fields, or a Hugging Face README.md.",
+)
 @pass_settings
 def card(settings: Settings, ref: str, set_file: str | None) -> None:
     """Print a version's model card (Markdown), or set it with --set FILE.
 
+    FILE is a YAML/JSON mapping of card fields (intended_use, limitations, training_data,
+    ...) or a Hugging Face model card (README.md): its front matter and Markdown are kept,
+    and its template sections (Direct Use, Out-of-Scope Use, Bias, Risks, and
+    Limitations, Training Data, Evaluation, ...) become the card fields.
+
     \b
     Example:
       registry card support-lora@3 --set card.yaml
+      registry card support-lora@3 --set README.md
     """
     registry = settings.registry()
     if set_file:
         data = registry.set_card(ref, set_file).to_dict()
-        emit(settings, data, f"card set for {data['entry']}@{data['version']}")
+        read = "; ".join(
+            f"{name} from {', '.join(titles)}" for name, titles in data.get("sections", {}).items()
+        )
+        emit(
+            settings,
+            data,
+            f"card set for {data['entry']}@{data['version']}" + (f" ({read})" if read else ""),
+        )
         return
     shown = registry.card(ref).to_dict()
     emit(settings, shown, lambda: shown["markdown"].rstrip())

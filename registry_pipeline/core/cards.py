@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_pipeline.core.errors import BadInput
@@ -14,13 +14,19 @@ FIELD_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelCard:
-    """The card set for one version. Setting a card again appends a new one."""
+    """The card set for one version. Setting a card again appends a new one.
+
+    A card set from a Hugging Face ``README.md`` also keeps its Markdown ``body`` (from
+    which its fields were read) and its YAML ``front_matter``.
+    """
 
     entry: str
     version: int
     fields: Mapping[str, str | tuple[str, ...]]
     set_at: datetime
     set_by: str
+    body: str = ""
+    front_matter: Mapping[str, object] = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
         """True when ``name`` is present and not blank."""
@@ -83,7 +89,8 @@ def render_markdown(
     lineage: Sequence[str] = (),
     evals: Sequence[str] = (),
 ) -> str:
-    """Render a version's model card as Markdown: facts, card sections, lineage, evals."""
+    """Render a version's model card as Markdown: facts, card sections (a card set from a
+    Markdown file shows that Markdown instead), lineage, evals."""
     lines = [f"# {entry} v{version}", "", f"*{kind}* · digest `{digest[:12]}…`", ""]
     for key, fact in facts.items():
         if fact:
@@ -91,6 +98,9 @@ def render_markdown(
     lines.append("")
     if card is None:
         lines += ["_No model card has been set for this version._", ""]
+    elif card.body.strip():
+        lines += [card.body.strip(), ""]
+        lines += [f"_Card set by {card.set_by} at {card.set_at.isoformat()}._", ""]
     else:
         for name, value in card.fields.items():
             lines += [f"## {_title(name)}", ""]

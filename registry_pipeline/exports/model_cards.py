@@ -6,6 +6,11 @@ datasets, tags and eval results (``model-index``). Names in ``base_model`` and `
 are registry entry names, not Hub repository ids: the cards document the registry, they
 are not meant to be pushed to the Hub as they are.
 
+A card set from a Hugging Face ``README.md`` keeps its own front matter (language,
+pipeline_tag, tags...) under the registry's, which wins where it has a value (license,
+base models, datasets, eval results; tags are merged), and its Markdown stands in for the
+card field sections.
+
 :func:`write_cards` writes a card for every version of the kinds that are evaluated
 before promotion (models and stacks): those are the versions a card documents and the
 promotion gates read. Datasets, prompts, indexes and suites are described where they are
@@ -44,8 +49,9 @@ def render_card(snap: Snapshot, entry: str, version: int) -> str:
     Front matter: ``license`` (as declared in the catalog), ``base_model`` and
     ``base_model_relation`` (upstream base models or fine-tunes; ``adapter`` for a LoRA
     adapter, ``finetune`` for a fine-tune), ``datasets`` (upstream datasets), ``tags``
-    and ``model-index`` (the latest result of each eval suite). Body: description,
-    intended use, limitations, training data and any other card fields, lineage (exact
+    and ``model-index`` (the latest result of each eval suite), over the front matter of
+    the README the card was set from. Body: description, intended use, limitations,
+    training data and any other card fields (or the README's Markdown), lineage (exact
     upstream versions with digests, transitively), every eval result, the promotion
     requests with their approvals and gates, the stage history, and a footer with the
     ledger head the card was rendered at.
@@ -66,8 +72,9 @@ def render_card(snap: Snapshot, entry: str, version: int) -> str:
         row = snap.version(entry, version)
     except KeyError:
         raise NotFound(f"{entry} has no version {version}", entry=entry, version=version) from None
-    fields: Mapping[str, Any] = (snap.cards.get((entry, version)) or {}).get("fields") or {}
-    front = _front_matter(snap, spec, row).to_yaml()
+    stored = snap.cards.get((entry, version)) or {}
+    fields: Mapping[str, Any] = stored.get("fields") or {}
+    front = _merged_front_matter(_front_matter(snap, spec, row), stored.get("front_matter"))
     body = [
         *_header(spec, row),
         *_card_sections(snap, spec, row, fields),
@@ -144,6 +151,22 @@ def _front_matter(snap: Snapshot, spec: CatalogEntry, row: Row) -> ModelCardData
     )
 
 
+def _merged_front_matter(registry: ModelCardData, own: Mapping[str, Any] | None) -> str:
+    """The registry's front matter over the card's own (from its README): the registry's
+    values win, tags are merged."""
+    data: Any = registry  # ModelCardData is untyped
+    if not own:
+        return str(data.to_yaml())
+    ours: dict[str, Any] = data.to_dict()
+    merged = {**own, **ours}
+    theirs = own.get("tags")
+    if isinstance(theirs, list):
+        merged["tags"] = [*ours.get("tags", []), *(t for t in theirs if t not in ours["tags"])]
+    if "model-index" in ours:
+        merged.pop("model_name", None)
+    return str(ModelCardData(**merged, ignore_metadata_errors=True).to_yaml())
+
+
 def _tags(spec: CatalogEntry) -> list[str]:
     tags = ["registry-pipeline", spec.kind.value]
     if spec.risk_class:
@@ -173,6 +196,10 @@ def _header(spec: CatalogEntry, row: Row) -> list[str]:
 def _card_sections(
     snap: Snapshot, spec: CatalogEntry, row: Row, fields: Mapping[str, Any]
 ) -> list[str]:
+    card = snap.cards.get((row["entry"], row["version"]))
+    body = str((card or {}).get("body") or "").strip()
+    if card is not None and body:
+        return [body, "", f"_Card set by {card['set_by']} at {card['set_at']}._", ""]
     lines: list[str] = []
     for name in SECTION_FIELDS:
         value = fields.get(name)
@@ -182,7 +209,6 @@ def _card_sections(
     for name, value in fields.items():
         if name not in SECTION_FIELDS:
             lines += [f"## {_title(name)}", "", *_prose(value), ""]
-    card = snap.cards.get((row["entry"], row["version"]))
     if card is not None:
         lines += [f"_Card set by {card['set_by']} at {card['set_at']}._", ""]
     return lines

@@ -196,6 +196,8 @@ def _cards(conn: Connection) -> dict[tuple[str, int], Row]:
             "fields": loads(r["fields"]),
             "set_at": r["set_at"],
             "set_by": r["set_by"],
+            "body": r["body"] or "",
+            "front_matter": loads(r["front_matter"]) if r["front_matter"] else {},
         }
     return latest
 

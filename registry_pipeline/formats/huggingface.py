@@ -135,19 +135,10 @@ def read_card(path: Path, where: str) -> CardReport:
         BadInput: the front matter is not YAML, not a mapping, or its model-index is
             malformed; the message names the file.
     """
-    text = read_text(path, where)
-    match = _FRONT_MATTER.search(text)
-    if match is None:
+    card_data_object, _ = split_card(read_text(path, where), where)
+    if card_data_object is None:
         return CardReport()
-    # Strict parse first: huggingface_hub's yaml.safe_load keeps the last of repeated keys.
-    front = parse_yaml(match.group(2), where=f"{where} front matter")
-    if front is None:
-        return CardReport()
-    if not isinstance(front, dict):
-        raise BadInput(f"{where}: the front matter must be a YAML mapping of keys to values")
     try:
-        # ModelCardData is untyped: read it as Any.
-        card_data_object: Any = ModelCard(text, ignore_metadata_errors=False).data
         data: dict[str, Any] = card_data_object.to_dict()
         results = list(card_data_object.eval_results or [])
         model_name = card_data_object.model_name
@@ -164,6 +155,38 @@ def read_card(path: Path, where: str) -> CardReport:
     evals = _model_index_evals(results, model_name, where, warnings)
     upstream = _card_hints(card_data, where, warnings)
     return CardReport(card=card_data, evals=evals, upstream=upstream, warnings=warnings)
+
+
+def split_card(text: str, where: str) -> tuple[Any, str]:
+    """Split a README model card into its front matter, read by ``huggingface_hub``'s
+    ``ModelCard`` (a ``ModelCardData``; ``None`` without front matter), and its Markdown
+    body.
+
+    Raises:
+        BadInput: the front matter is not YAML, not a mapping, repeats a key, or is not
+            valid card metadata (a malformed ``model-index``); the message names the file.
+    """
+    match = _FRONT_MATTER.search(text)
+    if match is None:
+        return None, text
+    # Strict parse first: huggingface_hub's yaml.safe_load keeps the last of repeated keys.
+    front = parse_yaml(match.group(2), where=f"{where} front matter")
+    if front is None:
+        return None, text[match.end() :]
+    if not isinstance(front, dict):
+        raise BadInput(f"{where}: the front matter must be a YAML mapping of keys to values")
+    try:
+        card = ModelCard(text, ignore_metadata_errors=False)
+    except RecursionError:
+        raise BadInput(f"{where}: the front matter is nested too deeply to read") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        raise BadInput(
+            f"{where}: the model card metadata cannot be read ({one_line(e, 120)}); "
+            "fix the front matter (see the model-index spec of huggingface_hub)"
+        ) from None
+    # ModelCardData is untyped: read it as Any.
+    data: Any = card.data
+    return data, str(card.text)
 
 
 def _names(value: Any) -> list[str] | None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from registry_pipeline.core.cards import check_card_fields
 from registry_pipeline.core.catalog import Operation
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.refs import parse_exact
 from registry_pipeline.core.times import format_time
 from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import BadInput, Conflict
+from registry_pipeline.inputs.card_files import card_from_mapping, read_card_file
 from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
 from registry_pipeline.inputs.text_files import read_input_text
 from registry_pipeline.service.context import Context
@@ -150,11 +151,15 @@ def ingest_ab(ctx: Context, results: str | Path | Mapping[str, Any]) -> ABRecord
 
 
 def set_card(ctx: Context, ref: str, fields: Mapping[str, Any] | str | Path) -> CardSet:
-    """Set the model card of version ``ref`` from a mapping or a YAML/JSON file."""
+    """Set the model card of version ``ref`` from a mapping of fields, a YAML/JSON file of
+    them, or a Hugging Face ``README.md`` (front matter and Markdown sections; see
+    :mod:`registry_pipeline.inputs.card_files`), whose Markdown is kept with the card."""
     target = parse_exact(ref)
-    document = read_document(fields, what="card file") if isinstance(fields, str | Path) else fields
-    clean = check_card_fields(document)
-    stored_fields = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
+    document = (
+        read_card_file(fields) if isinstance(fields, str | Path) else card_from_mapping(fields)
+    )
+    stored_fields = {k: list(v) if isinstance(v, tuple) else v for k, v in document.fields.items()}
+    front = dict(document.front_matter)
     with ctx.store.write(ctx.actor) as tx:
         ctx.require(ctx.catalog(tx.conn), Operation.EVIDENCE, target.entry)
         versions.version(tx.conn, target.entry, target.version)
@@ -165,10 +170,22 @@ def set_card(ctx: Context, ref: str, fields: Mapping[str, Any] | str | Path) -> 
             fields=stored_fields,
             at=tx.now_text,
             actor=ctx.actor,
+            body=document.body,
+            front_matter=front,
         )
-        tx.append(
-            "card.set",
-            str(target),
-            {"entry": target.entry, "version": target.version, "fields": stored_fields},
-        )
-    return CardSet(entry=target.entry, version=target.version, card=stored_fields)
+        payload: dict[str, Any] = {
+            "entry": target.entry,
+            "version": target.version,
+            "fields": stored_fields,
+        }
+        if document.body:
+            payload["body_sha256"] = hashlib.sha256(document.body.encode()).hexdigest()
+        if front:
+            payload["front_matter"] = front
+        tx.append("card.set", str(target), payload)
+    return CardSet(
+        entry=target.entry,
+        version=target.version,
+        card=stored_fields,
+        sections={k: list(v) for k, v in document.sections.items()},
+    )

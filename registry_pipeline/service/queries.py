@@ -189,6 +189,7 @@ def card(ctx: Context, ref: str) -> CardView:
         entry=v.entry,
         version=v.number,
         card=dict(found.fields) if found else None,
+        front_matter=dict(found.front_matter) if found and found.front_matter else None,
         set_by=found.set_by if found else None,
         set_at=format_time(found.set_at) if found else None,
         markdown=markdown,

@@ -248,10 +248,19 @@ class CardSet:
     entry: str
     version: int
     card: Mapping[str, Any]
+    sections: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{entry, version, card}``."""
-        return {"entry": self.entry, "version": self.version, "card": dict(self.card)}
+        """``{entry, version, card}``, and ``sections`` (which README sections filled
+        which field) for a card read from a Hugging Face README.md."""
+        data: dict[str, Any] = {
+            "entry": self.entry,
+            "version": self.version,
+            "card": dict(self.card),
+        }
+        if self.sections:
+            data["sections"] = {k: list(v) for k, v in self.sections.items()}
+        return data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -264,6 +273,7 @@ class CardView:
     set_by: str | None
     set_at: str | None
     markdown: str
+    front_matter: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``card`` document."""
@@ -271,6 +281,7 @@ class CardView:
             "entry": self.entry,
             "version": self.version,
             "card": dict(self.card) if self.card is not None else None,
+            "front_matter": dict(self.front_matter) if self.front_matter else None,
             "set_by": self.set_by,
             "set_at": self.set_at,
             "markdown": self.markdown,

@@ -88,16 +88,33 @@ def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:
         fields=fields,
         set_at=parse_stored(row["set_at"]),
         set_by=row["set_by"],
+        body=row["body"] or "",
+        front_matter=loads(row["front_matter"]) if row["front_matter"] else {},
     )
 
 
 def insert_card(
-    conn: Connection, *, entry: str, number: int, fields: Mapping[str, Any], at: str, actor: str
+    conn: Connection,
+    *,
+    entry: str,
+    number: int,
+    fields: Mapping[str, Any],
+    at: str,
+    actor: str,
+    body: str = "",
+    front_matter: Mapping[str, Any] | None = None,
 ) -> None:
-    """Record a card for a version (the newest one counts)."""
+    """Record a card for a version (the newest one counts), with the Markdown body and
+    front matter of a card set from a Hugging Face README.md."""
     conn.execute(
         schema.cards.insert().values(
-            entry=entry, number=number, fields=dumps(fields), set_at=at, set_by=actor
+            entry=entry,
+            number=number,
+            fields=dumps(fields),
+            set_at=at,
+            set_by=actor,
+            body=body or None,
+            front_matter=dumps(front_matter) if front_matter else None,
         )
     )
 

@@ -44,6 +44,14 @@ def _formats_origins_and_ab_results(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _card_markdown(conn: Connection) -> None:
+    """Cards set from a Hugging Face README.md keep its Markdown body and front matter."""
+    present = {c["name"] for c in inspect(conn).get_columns("cards")}
+    for column in ("body", "front_matter"):
+        if column not in present:
+            conn.execute(text(f"ALTER TABLE cards ADD COLUMN {column} TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -51,6 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="formats, origins and A/B results",
         apply=_formats_origins_and_ab_results,
     ),
+    Migration(version=3, name="card Markdown and front matter", apply=_card_markdown),
 )
 LATEST = MIGRATIONS[-1].version
 

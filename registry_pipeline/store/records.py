@@ -265,6 +265,8 @@ def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:
         fields=fields,
         set_at=parse_stored(row["set_at"]),
         set_by=row["set_by"],
+        body=row["body"] or "",
+        front_matter=loads(row["front_matter"]) if row["front_matter"] else {},
     )
 
 

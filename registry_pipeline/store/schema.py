@@ -120,6 +120,9 @@ cards = Table(
     Column("fields", Text, nullable=False),
     Column("set_at", TIME, nullable=False),
     Column("set_by", String(256), nullable=False),
+    # A card set from a Hugging Face README.md: its Markdown and front matter (JSON).
+    Column("body", Text),
+    Column("front_matter", Text),
     ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
 )
 Index("ix_cards_version", cards.c.entry, cards.c.number)

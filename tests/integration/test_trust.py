@@ -396,6 +396,41 @@ def test_policy_permissions_can_tighten_register_to_owners_only(
     assert (registered["entry"], registered["version"]) == ("chat-model", 1)
 
 
+def test_a_refusal_names_the_catalog_key_that_grants_it_and_adding_it_works(
+    run_cli: RunCli, db_url: str, tmp_path: Path
+) -> None:
+    estate(db_url, tmp_path)
+    line = refused(run_cli("register", "chat-model", str(source(tmp_path, "s")), actor=STRANGER))
+    assert line.endswith(
+        f"; to grant it, add {STRANGER} to policy.registrars, policy.approvers or "
+        f"policy.admins, or make {STRANGER} the owner (entries.chat-model.owner, now {OWNER})"
+    )
+    request = open_request(db_url, "chat-model@1")
+    line = refused(run_cli("approve", str(request), "--reason", "lgtm", actor=OWNER))
+    assert line.endswith(
+        f"{OWNER} is owner; to grant it, add {OWNER} to policy.approvers, "
+        "policy.approvers_by_workload.chat, policy.approvers_by_risk_class.limited or "
+        "policy.admins"
+    )
+    widened = catalog_file(tmp_path, registrars=[REGISTRAR, STRANGER])
+    Registry.init(db_url, catalog=widened, actor=ADMIN)
+    registered = ok(
+        run_cli("register", "chat-model", str(source(tmp_path, "s")), actor=STRANGER, json=True)
+    ).json()
+    assert (registered["entry"], registered["version"]) == ("chat-model", 2)
+
+
+def test_owner_only_permissions_point_at_the_owner_key(
+    run_cli: RunCli, db_url: str, tmp_path: Path
+) -> None:
+    Registry.init(db_url, catalog=catalog_file(tmp_path, permissions={"register": ["owner"]}))
+    line = refused(run_cli("register", "chat-model", str(source(tmp_path, "s")), actor=ADMIN))
+    assert line.endswith(
+        f"{ADMIN} is admin; to grant it, make {ADMIN} the owner "
+        f"(entries.chat-model.owner, now {OWNER})"
+    )
+
+
 def test_policy_permissions_can_tighten_approve_to_admins_and_the_refusal_names_that_role(
     run_cli: RunCli, db_url: str, tmp_path: Path
 ) -> None:
