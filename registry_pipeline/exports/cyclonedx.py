@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.spdx import fixup_id
 from cyclonedx.validation.json import JsonStrictValidator
 
+from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.errors import BadInput, NotFound
@@ -334,20 +333,9 @@ def write_boms(snap: Snapshot, out_dir: str | Path) -> list[Path]:
         document = build_bom(snap, workload)
         validate_bom(document)
         path = out / f"{workload}{BOM_SUFFIX}"
-        _write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
     return written
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _serial_number(snap: Snapshot, workload: str) -> str:

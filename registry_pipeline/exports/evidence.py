@@ -9,8 +9,6 @@ renderings alike.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
@@ -429,14 +428,6 @@ def write_document(out_dir: Path, fmt: str, doc: dict[str, Any], markdown: str) 
         ("md", markdown),
     ):
         path = out_dir / f"{fmt}.{suffix}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{fmt}.", dir=out_dir)
-        try:
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; exports are meant to be shared
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, text)
         paths.append(path)
     return paths

@@ -14,14 +14,13 @@ used, in the lineage of the cards and in the CycloneDX BOM.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.errors import NotFound
@@ -100,8 +99,7 @@ def write_cards(snap: Snapshot, out_dir: str | Path) -> list[Path]:
         if spec is None or not spec.kind.is_evaluated:
             continue
         path = out / row["entry"] / f"v{row['version']}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, render_card(snap, row["entry"], row["version"]))
+        write_atomically(path, render_card(snap, row["entry"], row["version"]))
         written.append(path)
     return sorted(written)
 
@@ -348,14 +346,3 @@ def _cell(value: Any) -> str:
 
 def _title(name: str) -> str:
     return name.replace("_", " ").capitalize()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -45,7 +45,7 @@ from registry_pipeline.deployments import (
     manifest_document,
     target_path,
     workloads_of,
-    write_atomically,
+    write_manifest,
 )
 from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import (
@@ -1613,7 +1613,7 @@ class Registry:
                         "components": [],
                     }
                 )
-                write_atomically(path, document)
+                write_manifest(path, document)
                 written.append(str(path))
         return written
 
