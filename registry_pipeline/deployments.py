@@ -9,7 +9,6 @@ right and ``registry deploy`` rewrites every manifest from it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,9 @@ from typing import Any
 from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.errors import BadInput
+from registry_pipeline.settings import deployments_root as deployments_root
 
 FORMAT = "registry-pipeline/deployment/v1"
-DEFAULT_ROOT = ".registry/deployments"
-
-
-def deployments_root(value: str | Path | None = None) -> Path:
-    """``value``, else ``REGISTRY_DEPLOYMENTS``, else ``.registry/deployments``."""
-    return Path(value or os.environ.get("REGISTRY_DEPLOYMENTS") or DEFAULT_ROOT)
 
 
 def manifest_document(resolved: Mapping[str, Any], target: str) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from registry_pipeline.core.evals import check_metric_name
 from registry_pipeline.core.kinds import check_name
+from registry_pipeline.core.times import read_instant
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats._common import read_json, validate
 
@@ -105,13 +106,10 @@ class ABResult(BaseModel):
     @classmethod
     def _instant(cls, value: Any) -> Any:
         if isinstance(value, str):
-            try:
-                instant = datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not ISO 8601; write e.g. 2026-11-27T10:00:00Z"
-                ) from None
-            return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
+            instant = read_instant(value)
+            if instant is None:
+                raise ValueError(f"{value!r} is not ISO 8601; write e.g. 2026-11-27T10:00:00Z")
+            return instant
         return value
 
     @model_validator(mode="after")

@@ -47,7 +47,6 @@ from registry_pipeline.deployments import (
     workloads_of,
     write_manifest,
 )
-from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import (
     BadInput,
     Conflict,
@@ -56,6 +55,7 @@ from registry_pipeline.errors import (
     Refused,
 )
 from registry_pipeline.hashcache import HashCache
+from registry_pipeline.inputs.documents import read_yaml
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import Store, Tx, dumps, loads, records, schema
 from registry_pipeline.store.engine import DEFAULT_URL
@@ -153,26 +153,14 @@ def check_reason(reason: str) -> str:
 
 
 def read_document(path: str | Path, *, what: str) -> Any:
-    """Read a YAML or JSON document the user passed as a file.
+    """Read a YAML or JSON document the user passed as a file (at most 4 MiB).
 
     Raises:
-        BadInput: missing, unreadable, too large, not UTF-8 text, or malformed.
+        BadInput: unreadable, too large, not UTF-8 text, or malformed.
         NotFound: the file does not exist.
     """
     file = Path(path)
-    try:
-        if file.stat().st_size > MAX_CONFIG_BYTES:
-            raise BadInput(f"{what} {str(file)!r} is larger than 4 MiB")
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"{what} {str(file)!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{what} {str(file)!r} is not UTF-8 text") from None
-    except IsADirectoryError:
-        raise BadInput(f"{what} {str(file)!r} is a folder; pass a YAML or JSON file") from None
-    except OSError as e:
-        raise BadInput(f"{what} {str(file)!r} cannot be read: {e.strerror}") from e
-    return parse_yaml(text, where=f"{what} {str(file)!r}")
+    return read_yaml(file, where=f"{what} {str(file)!r}", limit=MAX_CONFIG_BYTES)
 
 
 class Registry:
