@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, StageRule
-from registry_pipeline.core.evals import EvalResult
+from registry_pipeline.core.evals import EvalResult, latest_per_suite
 from registry_pipeline.core.promotion import (
     Approval,
     Decision,
     PromotionRequest,
     RequestStatus,
 )
+from registry_pipeline.core.review import approval_age, eval_expired, expired
 from registry_pipeline.core.stages import Stage, transition_problem
 
 
@@ -131,14 +132,14 @@ def _approvals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> Gate
     counted: set[str] = set()
     notes: list[str] = []
     for approval in facts.approvals:
-        age = facts.now - approval.created_at
+        age = approval_age(approval.created_at, facts.now)
         if approval.approver == request.requester:
             notes.append(f"{approval.approver} requested it and cannot approve it")
         elif not catalog.may_approve(approval.approver, request.entry):
             notes.append(f"{approval.approver} is not an approver of {request.entry}")
         elif policy.separate_registrant and approval.approver == facts.registrant:
             notes.append(f"{approval.approver} registered this version and cannot approve it")
-        elif rule.review_every_days is not None and age > timedelta(days=rule.review_every_days):
+        elif expired(rule, age):
             notes.append(
                 f"{approval.approver}'s approval is {age.days} days old "
                 f"(valid {rule.review_every_days:g}); approve again"
@@ -180,21 +181,20 @@ def _evals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateResu
         )
     problems: list[str] = []
     passes: list[str] = []
+    judged = latest_per_suite(facts.evals)
     for suite, thresholds in sorted(required.items()):
-        results = [e for e in facts.evals if e.suite == suite]
-        if not results:
+        latest = judged.get(suite)
+        if latest is None:
             problems.append(f"no {suite} results for v{request.version}")
             continue
-        latest = max(results, key=lambda e: (e.produced_at, e.recorded_at))
         where = f"{suite}@{latest.suite_version}"
-        if rule.max_eval_age_days is not None:
-            age = facts.now - latest.produced_at
-            if age > timedelta(days=rule.max_eval_age_days):
-                problems.append(
-                    f"{where} results are {age.days} days old "
-                    f"(max {rule.max_eval_age_days:g}); run the suite again"
-                )
-                continue
+        age = facts.now - latest.produced_at
+        if eval_expired(rule, age):
+            problems.append(
+                f"{where} results are {age.days} days old "
+                f"(max {rule.max_eval_age_days:g}); run the suite again"
+            )
+            continue
         for threshold in thresholds:
             observed = latest.metrics.get(threshold.metric)
             if observed is None:

@@ -21,11 +21,12 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCardData
 
 from registry_pipeline.atomic_files import write_atomically
+from registry_pipeline.core.cards import field_title
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.errors import NotFound
 from registry_pipeline.exports.cyclonedx import current_evals, eval_runs, model_facts
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 BASE_MODEL_KINDS = frozenset({EntryKind.BASE_MODEL, EntryKind.FINE_TUNE})
 BASE_MODEL_RELATION: Mapping[EntryKind, str] = {
@@ -126,7 +127,7 @@ def _front_matter(snap: Snapshot, spec: CatalogEntry, row: Row) -> ModelCardData
             dataset_revision=_digest_of(snap, run.suite, run.suite_version),
             metric_type=metric,
             metric_value=value,
-            metric_name=_title(metric),
+            metric_name=field_title(metric),
         )
         for run in current_evals(snap, row["entry"], row["version"])
         for metric, value in sorted(run.metrics.items())
@@ -176,10 +177,10 @@ def _card_sections(
         value = fields.get(name)
         if name == "intended_use" and not value:
             value = spec.intended_use
-        lines += [f"## {_title(name)}", "", *_prose(value), ""]
+        lines += [f"## {field_title(name)}", "", *_prose(value), ""]
     for name, value in fields.items():
         if name not in SECTION_FIELDS:
-            lines += [f"## {_title(name)}", "", *_prose(value), ""]
+            lines += [f"## {field_title(name)}", "", *_prose(value), ""]
     card = snap.cards.get((row["entry"], row["version"]))
     if card is not None:
         lines += [f"_Card set by {card['set_by']} at {card['set_at']}._", ""]
@@ -342,7 +343,3 @@ def _row(*cells: Any) -> str:
 
 def _cell(value: Any) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").capitalize()

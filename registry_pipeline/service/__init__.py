@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, select
 
 from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
+from registry_pipeline.core import review
 from registry_pipeline.core.cards import check_card_fields, render_markdown
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
@@ -1687,8 +1688,9 @@ class Registry:
 
     def review_due(self, *, entry: str | None = None) -> list[dict[str, Any]]:
         """Production versions whose approval is older than the policy's
-        ``review_every_days`` or whose newest required evals are older than
-        ``max_eval_age_days``: what needs a fresh review or a fresh eval run."""
+        ``review_every_days`` or whose required evals (the latest result of each suite) are
+        missing or older than ``max_eval_age_days``: what needs a fresh review or a fresh
+        eval run. The rules are :mod:`registry_pipeline.core.review`'s, the gates' own."""
         now = datetime.now(UTC)
         due: list[dict[str, Any]] = []
         t = schema.stage_assignments
@@ -1702,47 +1704,50 @@ class Registry:
                 if name not in catalog.entries:
                     continue
                 rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(name))
-                approved = parse_stored(held["effective_from"])
-                if held["request_id"] is not None:
-                    stamps = [
-                        r["created_at"]
+                stamps = (
+                    [
+                        parse_stored(r["created_at"])
                         for r in records.approval_rows(conn, held["request_id"])
                         if r["decision"] == Decision.APPROVE
                     ]
-                    approved = parse_stored(max(stamps)) if stamps else approved
-                if rule.review_every_days is not None:
-                    age = (now - approved).total_seconds() / 86400
-                    if age > rule.review_every_days:
-                        due.append(
-                            {
-                                "entry": name,
-                                "version": number,
-                                "what": "approval",
-                                "age_days": round(age, 1),
-                                "limit_days": rule.review_every_days,
-                                "since": format_time(approved),
-                            }
-                        )
-                if rule.max_eval_age_days is not None and rule.evals:
-                    suites = set(catalog.suites_covering(name)) & set(rule.evals)
-                    produced = [
-                        e.produced_at
-                        for e in records.eval_results(conn, name, number)
-                        if e.suite in suites
-                    ]
-                    newest = max(produced) if produced else None
-                    eval_age = (now - newest).total_seconds() / 86400 if newest else None
-                    if suites and (eval_age is None or eval_age > rule.max_eval_age_days):
-                        due.append(
-                            {
-                                "entry": name,
-                                "version": number,
-                                "what": "evals",
-                                "age_days": None if eval_age is None else round(eval_age, 1),
-                                "limit_days": rule.max_eval_age_days,
-                                "since": format_time(newest) if newest else None,
-                            }
-                        )
+                    if held["request_id"] is not None
+                    else []
+                )
+                approved = review.approved_at(
+                    since=parse_stored(held["effective_from"]), approvals=stamps
+                )
+                age = review.approval_age(approved, now)
+                if review.expired(rule, age):
+                    due.append(
+                        {
+                            "entry": name,
+                            "version": number,
+                            "what": "approval",
+                            "age_days": round(review.age_in_days(age), 1),
+                            "limit_days": rule.review_every_days,
+                            "since": format_time(approved),
+                        }
+                    )
+                suites = set(catalog.suites_covering(name)) & set(rule.evals)
+                stale = review.stale_evals(
+                    rule, suites, records.eval_results(conn, name, number), now
+                )
+                if stale is not None:
+                    oldest = stale.oldest
+                    due.append(
+                        {
+                            "entry": name,
+                            "version": number,
+                            "what": "evals",
+                            "age_days": (
+                                None
+                                if oldest is None
+                                else round(review.age_in_days(now - oldest), 1)
+                            ),
+                            "limit_days": rule.max_eval_age_days,
+                            "since": format_time(oldest) if oldest else None,
+                        }
+                    )
         return due
 
     def anchor(self) -> dict[str, Any]:

@@ -216,21 +216,28 @@ def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
     rows = conn.execute(
         select(t).where(t.c.entry == entry, t.c.number == number).order_by(t.c.id)
     ).mappings()
-    return [
-        EvalResult(
-            id=r["id"],
-            entry=r["entry"],
-            version=r["number"],
-            suite=r["suite"],
-            suite_version=r["suite_number"],
-            metrics=loads(r["metrics"]),
-            details=loads(r["details"]),
-            produced_at=parse_stored(r["produced_at"]),
-            recorded_at=parse_stored(r["recorded_at"]),
-            recorded_by=r["recorded_by"],
-        )
-        for r in rows
-    ]
+    return [_eval_result(r) for r in rows]
+
+
+def all_eval_results(conn: Connection) -> list[EvalResult]:
+    """Every eval result in the registry, oldest first."""
+    t = schema.evals
+    return [_eval_result(r) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
+
+
+def _eval_result(r: Row) -> EvalResult:
+    return EvalResult(
+        id=r["id"],
+        entry=r["entry"],
+        version=r["number"],
+        suite=r["suite"],
+        suite_version=r["suite_number"],
+        metrics=loads(r["metrics"]),
+        details=loads(r["details"]),
+        produced_at=parse_stored(r["produced_at"]),
+        recorded_at=parse_stored(r["recorded_at"]),
+        recorded_by=r["recorded_by"],
+    )
 
 
 def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:

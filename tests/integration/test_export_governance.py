@@ -22,8 +22,8 @@ from conftest import (
 
 from registry_pipeline.exports import WRITERS, eu_ai_act, export, iso_42001, nist_ai_rmf
 from registry_pipeline.exports.evidence import NOT_HELD, TO_BE_PROVIDED
-from registry_pipeline.exports.snapshot import Snapshot, take_snapshot
 from registry_pipeline.service import Registry
+from registry_pipeline.store.snapshot import Snapshot, take_snapshot
 
 pytestmark = pytest.mark.integration
 
