@@ -17,8 +17,10 @@ from registry_pipeline.core.evals import EvalResult, latest_per_suite
 from registry_pipeline.core.promotion import (
     Approval,
     Decision,
+    DutyConflict,
     PromotionRequest,
     RequestStatus,
+    approval_problem,
 )
 from registry_pipeline.core.review import approval_age, eval_expired, expired
 from registry_pipeline.core.stages import Stage, transition_problem
@@ -133,12 +135,18 @@ def _approvals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> Gate
     notes: list[str] = []
     for approval in facts.approvals:
         age = approval_age(approval.created_at, facts.now)
-        if approval.approver == request.requester:
-            notes.append(f"{approval.approver} requested it and cannot approve it")
+        conflict = approval_problem(
+            approver=approval.approver,
+            request=request,
+            registrant=facts.registrant,
+            policy=policy,
+        )
+        if conflict is DutyConflict.REQUESTER:
+            notes.append(f"{approval.approver} {conflict} and cannot approve it")
         elif not catalog.may_approve(approval.approver, request.entry):
             notes.append(f"{approval.approver} is not an approver of {request.entry}")
-        elif policy.separate_registrant and approval.approver == facts.registrant:
-            notes.append(f"{approval.approver} registered this version and cannot approve it")
+        elif conflict is not None:
+            notes.append(f"{approval.approver} {conflict} and cannot approve it")
         elif expired(rule, age):
             notes.append(
                 f"{approval.approver}'s approval is {age.days} days old "

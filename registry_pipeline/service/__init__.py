@@ -28,9 +28,11 @@ from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
 from registry_pipeline.core.ledger import LedgerEvent, verify_chain
 from registry_pipeline.core.promotion import (
     Decision,
+    DutyConflict,
     PromotionRequest,
     RequestStatus,
     approval_payload,
+    approval_problem,
 )
 from registry_pipeline.core.refs import ExactRef, VersionRef, parse_exact, parse_ref
 from registry_pipeline.core.stages import (
@@ -1162,17 +1164,19 @@ class Registry:
             if req.status is not RequestStatus.PENDING:
                 raise Conflict(f"request {request_id} is already {req.status}")
             self._require(catalog, Operation.APPROVE, req.entry)
-            if decision is Decision.APPROVE and self.actor == req.requester:
+            version = records.version_row(tx.conn, req.entry, req.version)
+            conflict = approval_problem(
+                approver=self.actor,
+                request=req,
+                registrant=version["created_by"],
+                policy=catalog.policy,
+            )
+            if decision is Decision.APPROVE and conflict is DutyConflict.REQUESTER:
                 raise Refused(
                     f"{self.actor} requested {req.entry}@{req.version} -> {req.target} and "
                     "cannot approve it; another approver must"
                 )
-            version = records.version_row(tx.conn, req.entry, req.version)
-            if (
-                decision is Decision.APPROVE
-                and catalog.policy.separate_registrant
-                and self.actor == version["created_by"]
-            ):
+            if decision is Decision.APPROVE and conflict is DutyConflict.REGISTRANT:
                 raise Refused(
                     f"{self.actor} registered {req.entry}@{req.version} and cannot approve it "
                     "(policy.separate_registrant); another approver must"

@@ -15,7 +15,14 @@ from registry_pipeline.core.catalog import Catalog, CatalogEntry, Policy, StageR
 from registry_pipeline.core.evals import EvalResult, parse_threshold
 from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
 from registry_pipeline.core.kinds import EntryKind
-from registry_pipeline.core.promotion import Approval, Decision, PromotionRequest, RequestStatus
+from registry_pipeline.core.promotion import (
+    Approval,
+    Decision,
+    DutyConflict,
+    PromotionRequest,
+    RequestStatus,
+    approval_problem,
+)
 from registry_pipeline.core.stages import Stage
 
 pytestmark = pytest.mark.unit
@@ -276,6 +283,34 @@ def test_requester_cannot_approve_own_request(catalog: Catalog) -> None:
     result = gate(catalog, facts, Gate.APPROVALS)
     assert not result.passed
     assert "alice@example.com requested it and cannot approve it" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("approver", "separate", "problem"),
+    [
+        (REQUESTER, False, DutyConflict.REQUESTER),
+        (REQUESTER, True, DutyConflict.REQUESTER),
+        ("erin@example.com", True, DutyConflict.REGISTRANT),
+        ("erin@example.com", False, None),
+        ("alice@example.com", True, None),
+    ],
+)
+def test_separation_of_duties_is_one_predicate(
+    approver: str, separate: bool, problem: DutyConflict | None
+) -> None:
+    policy = Policy(separate_registrant=separate)
+    found = approval_problem(
+        approver=approver, request=make_request(), registrant="erin@example.com", policy=policy
+    )
+    assert found is problem
+
+
+def test_registrant_cannot_approve_under_separate_registrant(catalog: Catalog) -> None:
+    policy = replace(catalog.policy, separate_registrant=True)
+    facts = replace(staging_facts([approve("alice@example.com")]), registrant="alice@example.com")
+    result = gate(replace(catalog, policy=policy), facts, Gate.APPROVALS)
+    assert not result.passed
+    assert "alice@example.com registered this version and cannot approve it" in result.detail
 
 
 def test_approval_from_someone_outside_the_policy_is_not_counted(catalog: Catalog) -> None:
