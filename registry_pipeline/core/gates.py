@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, StageRule
 from registry_pipeline.core.evals import EvalResult, latest_per_suite
@@ -57,7 +57,7 @@ class GateFacts:
 
     ``evals`` are every eval result recorded for the version; ``card`` is the latest card
     set for the version; ``component_licenses`` maps a stack's pinned components to their
-    declared license.
+    declared license; ``ab_results`` are the A/B results the version took part in.
     """
 
     request: PromotionRequest
@@ -68,7 +68,7 @@ class GateFacts:
     card: ModelCard | None
     component_licenses: Mapping[str, str | None]
     now: datetime
-    ab_results: Sequence[Mapping[str, Any]] = ()
+    ab_results: Sequence[ABResult] = ()
     registrant: str = ""
 
 
@@ -274,7 +274,7 @@ def _ab_gate(rule: StageRule, facts: GateFacts) -> GateResult:
     if not rule.require_ab_win:
         return GateResult(name=Gate.AB_TEST, passed=True, detail="no A/B win required")
     version = facts.request.version
-    mine = [r for r in facts.ab_results if r.get("treatment_version") == version]
+    mine = [r for r in facts.ab_results if r.treatment_version == version]
     if not mine:
         return GateResult(
             name=Gate.AB_TEST,
@@ -282,19 +282,18 @@ def _ab_gate(rule: StageRule, facts: GateFacts) -> GateResult:
             detail=f"no A/B result with v{version} as treatment; run an experiment first",
         )
     for result in mine:
-        interval = result.get("confidence_interval") or {}
-        clear = float(interval.get("low", 0)) > 0 or float(interval.get("high", 0)) < 0
-        if result.get("decision") == "ship" and clear and result["p_value"] <= AB_MAX_P_VALUE:
+        if result.is_win(AB_MAX_P_VALUE):
+            interval = result.confidence_interval
             return GateResult(
                 name=Gate.AB_TEST,
                 passed=True,
-                detail=f"{result['experiment']}: {result['metric']} lift {result['lift']:g} "
-                f"[{interval['low']:g}, {interval['high']:g}], p={result['p_value']:g}, ship",
+                detail=f"{result.experiment}: {result.metric} lift {result.lift:g} "
+                f"[{interval.low:g}, {interval.high:g}], p={result.p_value:g}, ship",
             )
     latest = mine[-1]
     return GateResult(
         name=Gate.AB_TEST,
         passed=False,
-        detail=f"{latest['experiment']}: decision {latest['decision']}, p={latest['p_value']:g}; "
+        detail=f"{latest.experiment}: decision {latest.decision}, p={latest.p_value:g}; "
         f"a win needs decision ship, an interval clear of zero and p <= {AB_MAX_P_VALUE:g}",
     )

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.errors import BadInput, SourceError
 from registry_pipeline.formats._common import json_safe, read_text, relative, unique_hints
-from registry_pipeline.formats.ab_tests import ABResult, parse_ab_result, read_ab_result
+from registry_pipeline.formats.ab_tests import parse_ab_result, read_ab_result
 from registry_pipeline.formats.huggingface import (
     is_model_config,
     pickle_warnings,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from registry_pipeline.catalog import catalog_digest, catalog_from_document, load_catalog
 from registry_pipeline.core import review
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.core.cards import check_card_fields, render_markdown
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
@@ -796,7 +797,7 @@ class Registry:
             "created_by": row["created_by"],
             "lineage": [dict(u) for u in upstream],
             "evals": [_eval_dict(e) for e in evals],
-            "ab_tests": ab_tests,
+            "ab_tests": [_ab_dict(r) for r in ab_tests],
             "card": dict(card.fields) if card else None,
         }
 
@@ -1862,6 +1863,16 @@ def _check_pins(entry: str, key: str, declared: Sequence[str], pins: Sequence[Ex
 
 def _describe_source(source: str | Path) -> str:
     return str(Path(source).resolve())
+
+
+def _ab_dict(result: ABResult) -> dict[str, Any]:
+    """An A/B result as ``show`` lists it: the document as stored (canonical key order),
+    then who recorded it and when."""
+    return {
+        **loads(dumps(result.to_document())),
+        "recorded_at": format_time(result.recorded_at) if result.recorded_at else None,
+        "recorded_by": result.recorded_by,
+    }
 
 
 def _eval_dict(e: Any) -> dict[str, Any]:

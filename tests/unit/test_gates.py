@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from registry_pipeline.catalog import load_catalog
+from registry_pipeline.core.ab_tests import ABDecision, ABResult, ConfidenceInterval, LiftKind
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, CatalogEntry, Policy, StageRule
 from registry_pipeline.core.evals import EvalResult, parse_threshold
-from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
+from registry_pipeline.core.gates import (
+    AB_MAX_P_VALUE,
+    Gate,
+    GateFacts,
+    GateResult,
+    blocking,
+    evaluate_gates,
+)
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.promotion import (
     Approval,
@@ -152,7 +160,7 @@ def make_facts(
     card: ModelCard | None = None,
     component_licenses: Mapping[str, str | None] | None = None,
     now: datetime = NOW,
-    ab_results: Sequence[Mapping[str, object]] = (),
+    ab_results: Sequence[ABResult] = (),
 ) -> GateFacts:
     return GateFacts(
         request=request or make_request(),
@@ -693,18 +701,47 @@ def test_stage_without_license_list_allows_any_license(catalog: Catalog) -> None
 # --- ab_test ------------------------------------------------------------------------------
 
 
-def ab(**changes: object) -> dict[str, object]:
-    return {
+def ab(**changes: object) -> ABResult:
+    fields: dict[str, object] = {
         "experiment": "exp-1",
+        "entry": "support-lora",
         "treatment_version": 3,
         "control_version": 2,
+        "treatment_share": 0.5,
         "metric": "resolution_rate",
         "lift": 0.03,
+        "lift_kind": LiftKind.ABSOLUTE,
         "confidence_interval": {"low": 0.01, "high": 0.05},
         "p_value": 0.01,
         "decision": "ship",
+        "started_at": NOW - timedelta(days=14),
+        "ended_at": NOW - timedelta(days=1),
         **changes,
     }
+    interval = fields.pop("confidence_interval")
+    assert isinstance(interval, dict)
+    return ABResult(
+        confidence_interval=ConfidenceInterval(**interval),
+        decision=ABDecision(str(fields.pop("decision"))),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "win"),
+    [
+        ({}, True),
+        ({"p_value": 0.05}, True),
+        ({"p_value": 0.051}, False),
+        ({"decision": "hold"}, False),
+        ({"confidence_interval": {"low": 0.0, "high": 0.05}}, False),
+        ({"lift": -0.02, "confidence_interval": {"low": -0.03, "high": -0.01}}, True),
+    ],
+)
+def test_an_ab_result_is_a_win_when_shipped_clear_of_zero_and_significant(
+    changes: dict[str, object], win: bool
+) -> None:
+    assert ab(**changes).is_win(AB_MAX_P_VALUE) is win
 
 
 def require_ab(catalog: Catalog) -> Catalog:
@@ -731,7 +768,7 @@ def test_ab_gate_passes_when_no_win_is_required(catalog: Catalog) -> None:
     ],
 )
 def test_ab_gate_needs_a_shipped_significant_win_for_this_version(
-    catalog: Catalog, results: list[dict[str, object]], passed: bool
+    catalog: Catalog, results: list[ABResult], passed: bool
 ) -> None:
     facts = make_facts(request=make_request(version=3), ab_results=results)
     assert gate(require_ab(catalog), facts, Gate.AB_TEST).passed is passed
