@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -27,13 +27,13 @@ from registry_pipeline.core.catalog import (
 )
 from registry_pipeline.core.digests import canonical_json
 from registry_pipeline.core.evals import Threshold, parse_threshold
-from registry_pipeline.core.kinds import NAME_PATTERN, EntryKind
+from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.documents import parse_yaml
-from registry_pipeline.errors import BadInput, CatalogError
+from registry_pipeline.errors import BadInput, CatalogError, NotFound
+from registry_pipeline.inputs.documents import first_problem, read_yaml, validation_message
+from registry_pipeline.inputs.names import Name, RiskClass
 
 MAX_CATALOG_BYTES = 16 * 1024 * 1024
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 Person = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
@@ -48,7 +48,7 @@ class EntryModel(_Model):
     owner: Person
     description: Text = ""
     license: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    risk_class: Literal["high", "limited", "minimal"] | None = None
+    risk_class: RiskClass | None = None
     intended_use: Text | None = None
     upstream: list[Name] = Field(default_factory=list)
     components: list[Name] = Field(default_factory=list)
@@ -92,9 +92,7 @@ class RuleModel(_Model):
 
 
 class StageModel(RuleModel):
-    by_risk_class: dict[Literal["high", "limited", "minimal"], RuleModel] = Field(
-        default_factory=dict
-    )
+    by_risk_class: dict[RiskClass, RuleModel] = Field(default_factory=dict)
 
 
 class PolicyModel(_Model):
@@ -105,9 +103,7 @@ class PolicyModel(_Model):
     )
     registrars: list[Person] = Field(default_factory=list)
     approvers_by_workload: dict[Name, list[Person]] = Field(default_factory=dict)
-    approvers_by_risk_class: dict[Literal["high", "limited", "minimal"], list[Person]] = Field(
-        default_factory=dict
-    )
+    approvers_by_risk_class: dict[RiskClass, list[Person]] = Field(default_factory=dict)
     permissions: dict[Operation, list[Role]] = Field(default_factory=dict)
     separate_registrant: bool = False
     stages: dict[Stage, StageModel] = Field(default_factory=dict)
@@ -227,16 +223,8 @@ def catalog_from_document(document: Mapping[str, Any]) -> Catalog:
 
 def _read_yaml(file: Path) -> dict[str, Any]:
     try:
-        if file.stat().st_size > MAX_CATALOG_BYTES:
-            raise CatalogError(f"{file}: larger than 16 MiB; split the catalog", path=str(file))
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CatalogError(f"{file}: not UTF-8 text", path=str(file)) from None
-    except OSError as e:
-        raise CatalogError(f"{file}: cannot read it ({e.strerror})", path=str(file)) from e
-    try:
-        document = parse_yaml(text, where=str(file))
-    except BadInput as e:
+        document = read_yaml(file, where=str(file), limit=MAX_CATALOG_BYTES)
+    except (BadInput, NotFound) as e:
         raise CatalogError(str(e), path=str(file)) from None
     if document is None:
         return {}
@@ -248,9 +236,7 @@ def _read_yaml(file: Path) -> dict[str, Any]:
 def _explain(
     error: ValidationError, origin: Mapping[str, Path], policy_from: Path | None
 ) -> CatalogError:
-    errors = error.errors()
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = [str(p) for p in first["loc"]]
+    loc = [str(p) for p in first_problem(error)["loc"]]
     file: Path | str = "catalog"
     entry = None
     if len(loc) >= 2 and loc[0] in ("entries", "workloads"):
@@ -258,13 +244,7 @@ def _explain(
         entry = loc[1]
     elif loc and loc[0] == "policy" and policy_from is not None:
         file = policy_from
-    key = ".".join(loc)
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown key (check its spelling)"
-    elif first["type"] == "string_pattern_mismatch":
-        message = "invalid name: use lowercase letters, digits, '-', '_', '.' (max 128)"
-    return CatalogError(f"{file}: {key}: {message}", path=str(file), entry=entry)
+    return CatalogError(validation_message(error, str(file)), path=str(file), entry=entry)
 
 
 def _thresholds(raw: Thresholds, where: str) -> dict[str, tuple[Threshold, ...]]:

@@ -9,22 +9,16 @@ right and ``registry deploy`` rewrites every manifest from it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.errors import BadInput
+from registry_pipeline.settings import deployments_root as deployments_root
 
 FORMAT = "registry-pipeline/deployment/v1"
-DEFAULT_ROOT = ".registry/deployments"
-
-
-def deployments_root(value: str | Path | None = None) -> Path:
-    """``value``, else ``REGISTRY_DEPLOYMENTS``, else ``.registry/deployments``."""
-    return Path(value or os.environ.get("REGISTRY_DEPLOYMENTS") or DEFAULT_ROOT)
 
 
 def manifest_document(resolved: Mapping[str, Any], target: str) -> dict[str, Any]:
@@ -50,20 +44,9 @@ def target_path(root: Path, relative: str) -> Path:
     return path
 
 
-def write_atomically(path: Path, document: Mapping[str, Any]) -> None:
-    """Write JSON to a temporary file beside ``path``, fsync it, then rename it over."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_manifest(path: Path, document: Mapping[str, Any]) -> None:
+    """Write a manifest as JSON, atomically, readable by the deployment system (0644)."""
+    write_atomically(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def workloads_of(catalog: Catalog, stack: str) -> list[str]:

@@ -15,12 +15,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-DEFAULT_PATH = ".registry/hash-cache.db"
-
-
-def cache_path(value: str | Path | None = None) -> Path:
-    """``value``, else ``REGISTRY_HASH_CACHE``, else ``.registry/hash-cache.db``."""
-    return Path(value or os.environ.get("REGISTRY_HASH_CACHE") or DEFAULT_PATH)
+from registry_pipeline.settings import hash_cache_path
 
 
 class HashCache:
@@ -29,7 +24,7 @@ class HashCache:
     def __init__(self, path: str | Path | None = None, *, refresh: bool = False) -> None:
         """Open (lazily) the cache at ``path``; with ``refresh`` every lookup misses, so
         every file is read again and its entry rewritten (``registry register --rehash``)."""
-        self.path = cache_path(path)
+        self.path = hash_cache_path(path)
         self.refresh = refresh
         self.hits = 0
         self.misses = 0

@@ -26,14 +26,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from registry_pipeline.core.kinds import NAME_PATTERN
 from registry_pipeline.core.refs import parse_exact
-from registry_pipeline.documents import parse_yaml
-from registry_pipeline.errors import BadInput
+from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.inputs.documents import read_text, read_yaml, validation_message
+from registry_pipeline.inputs.names import Name
+from registry_pipeline.settings import landing_root as landing_root
 
 MANIFEST = "registry.yaml"
 MARKER = "_SUCCESS"
-DEFAULT_LANDING = ".registry/landing"
 MAX_MANIFEST_BYTES = 1024 * 1024
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -50,7 +50,7 @@ class LandingManifest(BaseModel):
     """A validated ``registry.yaml``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    entry: Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
+    entry: Name
     params: dict[str, Any] = Field(default_factory=dict)
     upstream: list[str] = Field(default_factory=list)
     evals: list[EvalFile] = Field(default_factory=list)
@@ -74,11 +74,6 @@ class LandingOutput:
     def key(self) -> str:
         """``<entry>/<run-id>``, the output's name relative to the landing folder."""
         return f"{self.entry}/{self.run_id}"
-
-
-def landing_root(value: str | None = None) -> Path:
-    """The landing folder: ``value``, else ``REGISTRY_LANDING``, else ``.registry/landing``."""
-    return Path(value or os.environ.get("REGISTRY_LANDING") or DEFAULT_LANDING)
 
 
 def scan(root: Path) -> list[LandingOutput]:
@@ -138,8 +133,8 @@ def _marker_ns(folder: Path) -> int | None:
     if not stat.S_ISREG(manifest.st_mode) or manifest.st_size > MAX_MANIFEST_BYTES:
         return manifest.st_mtime_ns
     try:
-        text = (folder / MANIFEST).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(folder / MANIFEST, where=MANIFEST, limit=MAX_MANIFEST_BYTES)
+    except (BadInput, NotFound):
         return manifest.st_mtime_ns
     return manifest.st_mtime_ns if re.search(r"(?m)^complete:\s*true\s*$", text) else None
 
@@ -161,25 +156,16 @@ def read_manifest(output: LandingOutput) -> LandingManifest:
         raise BadInput(f"{where}: missing; every output needs a registry.yaml") from None
     if not stat.S_ISREG(info.st_mode):
         raise BadInput(f"{where}: not a regular file")
-    if info.st_size > MAX_MANIFEST_BYTES:
-        raise BadInput(f"{where}: larger than 1 MiB")
     try:
-        document = parse_yaml(path.read_text(encoding="utf-8"), where=where)
-    except UnicodeDecodeError:
-        raise BadInput(f"{where}: not UTF-8 text") from None
+        document = read_yaml(path, where=where, limit=MAX_MANIFEST_BYTES)
+    except NotFound:
+        raise BadInput(f"{where}: missing; every output needs a registry.yaml") from None
     if not isinstance(document, dict):
         raise BadInput(f"{where}: the top level must be a mapping")
     try:
         manifest = LandingManifest.model_validate(document)
     except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        message = (
-            "unknown key (check its spelling)"
-            if first["type"] == "extra_forbidden"
-            else first["msg"]
-        )
-        raise BadInput(f"{where}: {key}: {message}") from None
+        raise BadInput(validation_message(e, where)) from None
     if manifest.entry != output.entry:
         raise BadInput(
             f"{where}: entry is {manifest.entry!r} but the output sits under {output.entry!r}/"

@@ -74,7 +74,8 @@ def check_card_fields(fields: object) -> dict[str, str | tuple[str, ...]]:
     return clean
 
 
-def _title(name: str) -> str:
+def field_title(name: str) -> str:
+    """A snake_case card field or fact name as a heading: ``intended_use`` -> ``Intended use``."""
     return name.replace("_", " ").capitalize()
 
 
@@ -94,7 +95,7 @@ def render_markdown(
     lines = [f"# {entry} v{version}", "", f"*{kind}* · digest `{digest[:12]}…`", ""]
     for key, fact in facts.items():
         if fact:
-            lines.append(f"- **{_title(key)}**: {fact}")
+            lines.append(f"- **{field_title(key)}**: {fact}")
     lines.append("")
     if card is None:
         lines += ["_No model card has been set for this version._", ""]
@@ -103,7 +104,7 @@ def render_markdown(
         lines += [f"_Card set by {card.set_by} at {card.set_at.isoformat()}._", ""]
     else:
         for name, value in card.fields.items():
-            lines += [f"## {_title(name)}", ""]
+            lines += [f"## {field_title(name)}", ""]
             if isinstance(value, tuple):
                 lines += [f"- {v}" for v in value]
             else:

@@ -9,12 +9,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from registry_pipeline.core.errors import NotFound
+from registry_pipeline.core.errors import BadInput, NotFound
 from registry_pipeline.core.evals import Threshold
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
 
+#: Risk classes, riskiest first.
 RISK_CLASSES = ("high", "limited", "minimal")
+
+
+def check_risk_class(value: str) -> str:
+    """Return ``value`` if it is one of :data:`RISK_CLASSES`, else raise :class:`BadInput`."""
+    if value not in RISK_CLASSES:
+        raise BadInput(f"unknown risk class {value!r}; use one of: {', '.join(RISK_CLASSES)}")
+    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

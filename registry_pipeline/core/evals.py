@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -106,3 +106,23 @@ class EvalResult:
     recorded_by: str
     id: int | None = None
     details: Mapping[str, object] = field(default_factory=dict)
+
+
+def latest_per_suite(results: Iterable[EvalResult]) -> dict[str, EvalResult]:
+    """The latest result of each suite, by suite: the one the evals gate judges, and the
+    one the exports report as current.
+
+    Latest is the newest ``produced_at``, then the newest ``recorded_at``. Between results
+    equal on both, the last recorded wins: the highest ``id``, and among results not
+    stored yet (no ``id``), the later one in ``results``.
+    """
+    latest: dict[str, EvalResult] = {}
+    for result in results:
+        held = latest.get(result.suite)
+        if held is None or _recency(result) >= _recency(held):
+            latest[result.suite] = result
+    return latest
+
+
+def _recency(result: EvalResult) -> tuple[datetime, datetime, int]:
+    return (result.produced_at, result.recorded_at, -1 if result.id is None else result.id)

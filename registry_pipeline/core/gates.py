@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, StageRule
-from registry_pipeline.core.evals import EvalResult
+from registry_pipeline.core.evals import EvalResult, latest_per_suite
 from registry_pipeline.core.promotion import (
     Approval,
     Decision,
+    DutyConflict,
     PromotionRequest,
     RequestStatus,
+    approval_problem,
 )
 from registry_pipeline.core.provider import ProviderPin, pin_problems
+from registry_pipeline.core.review import approval_age, eval_expired, expired
 from registry_pipeline.core.stages import Stage, transition_problem
 
 
@@ -58,7 +61,8 @@ class GateFacts:
     set for the version; ``component_licenses`` maps a stack's pinned components to their
     declared license; ``provider_pins`` maps each provider model concerned (the version
     itself, or a stack's pinned provider models) as ``ENTRY@VERSION`` to what its spec pins,
-    ``None`` when the version recorded no spec.
+    ``None`` when the version recorded no spec; ``ab_results`` are the A/B results the
+    version took part in.
     """
 
     request: PromotionRequest
@@ -69,7 +73,7 @@ class GateFacts:
     card: ModelCard | None
     component_licenses: Mapping[str, str | None]
     now: datetime
-    ab_results: Sequence[Mapping[str, Any]] = ()
+    ab_results: Sequence[ABResult] = ()
     registrant: str = ""
     provider_pins: Mapping[str, ProviderPin | None] = field(default_factory=dict)
 
@@ -139,14 +143,20 @@ def _approvals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> Gate
     counted: set[str] = set()
     notes: list[str] = []
     for approval in facts.approvals:
-        age = facts.now - approval.created_at
-        if approval.approver == request.requester:
-            notes.append(f"{approval.approver} requested it and cannot approve it")
+        age = approval_age(approval.created_at, facts.now)
+        conflict = approval_problem(
+            approver=approval.approver,
+            request=request,
+            registrant=facts.registrant,
+            policy=policy,
+        )
+        if conflict is DutyConflict.REQUESTER:
+            notes.append(f"{approval.approver} {conflict} and cannot approve it")
         elif not catalog.may_approve(approval.approver, request.entry):
             notes.append(f"{approval.approver} is not an approver of {request.entry}")
-        elif policy.separate_registrant and approval.approver == facts.registrant:
-            notes.append(f"{approval.approver} registered this version and cannot approve it")
-        elif rule.review_every_days is not None and age > timedelta(days=rule.review_every_days):
+        elif conflict is not None:
+            notes.append(f"{approval.approver} {conflict} and cannot approve it")
+        elif expired(rule, age):
             notes.append(
                 f"{approval.approver}'s approval is {age.days} days old "
                 f"(valid {rule.review_every_days:g}); approve again"
@@ -188,21 +198,20 @@ def _evals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateResu
         )
     problems: list[str] = []
     passes: list[str] = []
+    judged = latest_per_suite(facts.evals)
     for suite, thresholds in sorted(required.items()):
-        results = [e for e in facts.evals if e.suite == suite]
-        if not results:
+        latest = judged.get(suite)
+        if latest is None:
             problems.append(f"no {suite} results for v{request.version}")
             continue
-        latest = max(results, key=lambda e: (e.produced_at, e.recorded_at))
         where = f"{suite}@{latest.suite_version}"
-        if rule.max_eval_age_days is not None:
-            age = facts.now - latest.produced_at
-            if age > timedelta(days=rule.max_eval_age_days):
-                problems.append(
-                    f"{where} results are {age.days} days old "
-                    f"(max {rule.max_eval_age_days:g}); run the suite again"
-                )
-                continue
+        age = facts.now - latest.produced_at
+        if eval_expired(rule, age):
+            problems.append(
+                f"{where} results are {age.days} days old "
+                f"(max {rule.max_eval_age_days:g}); run the suite again"
+            )
+            continue
         for threshold in thresholds:
             observed = latest.metrics.get(threshold.metric)
             if observed is None:
@@ -297,7 +306,7 @@ def _ab_gate(rule: StageRule, facts: GateFacts) -> GateResult:
     if not rule.require_ab_win:
         return GateResult(name=Gate.AB_TEST, passed=True, detail="no A/B win required")
     version = facts.request.version
-    mine = [r for r in facts.ab_results if r.get("treatment_version") == version]
+    mine = [r for r in facts.ab_results if r.treatment_version == version]
     if not mine:
         return GateResult(
             name=Gate.AB_TEST,
@@ -305,19 +314,18 @@ def _ab_gate(rule: StageRule, facts: GateFacts) -> GateResult:
             detail=f"no A/B result with v{version} as treatment; run an experiment first",
         )
     for result in mine:
-        interval = result.get("confidence_interval") or {}
-        clear = float(interval.get("low", 0)) > 0 or float(interval.get("high", 0)) < 0
-        if result.get("decision") == "ship" and clear and result["p_value"] <= AB_MAX_P_VALUE:
+        if result.is_win(AB_MAX_P_VALUE):
+            interval = result.confidence_interval
             return GateResult(
                 name=Gate.AB_TEST,
                 passed=True,
-                detail=f"{result['experiment']}: {result['metric']} lift {result['lift']:g} "
-                f"[{interval['low']:g}, {interval['high']:g}], p={result['p_value']:g}, ship",
+                detail=f"{result.experiment}: {result.metric} lift {result.lift:g} "
+                f"[{interval.low:g}, {interval.high:g}], p={result.p_value:g}, ship",
             )
     latest = mine[-1]
     return GateResult(
         name=Gate.AB_TEST,
         passed=False,
-        detail=f"{latest['experiment']}: decision {latest['decision']}, p={latest['p_value']:g}; "
+        detail=f"{latest.experiment}: decision {latest.decision}, p={latest.p_value:g}; "
         f"a win needs decision ship, an interval clear of zero and p <= {AB_MAX_P_VALUE:g}",
     )

@@ -68,12 +68,12 @@ def check_name(name: str, *, what: str = "entry name") -> str:
     """Return ``name`` if it is a valid entry name, else raise :class:`BadInput`.
 
     Names are lowercase letters, digits, ``-``, ``_`` and ``.``, start with a letter or
-    digit, and are at most 128 characters long.
+    digit, hold no ``..`` and are at most 128 characters long.
     """
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
         shown = name if isinstance(name, str) and len(name) <= 140 else f"{str(name)[:40]}..."
         raise BadInput(
             f"invalid {what} {shown!r}: use lowercase letters, digits, '-', '_' and '.', "
-            "starting with a letter or digit, at most 128 characters"
+            "starting with a letter or digit, without '..', at most 128 characters"
         )
     return name

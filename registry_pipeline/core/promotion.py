@@ -6,9 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_pipeline.core.stages import Stage
+
+if TYPE_CHECKING:
+    from registry_pipeline.core.catalog import Policy
 
 
 class RequestStatus(StrEnum):
@@ -55,6 +58,37 @@ class Approval:
     digest: str
     signature: str | None = None
     signature_valid: bool | None = None
+
+
+class DutyConflict(StrEnum):
+    """Why separation of duties keeps someone from approving a request (the value reads
+    "<approver> <value> and cannot approve it")."""
+
+    REQUESTER = "requested it"
+    REGISTRANT = "registered this version"
+
+
+def approval_problem(
+    *, approver: str, request: PromotionRequest, registrant: str, policy: Policy
+) -> DutyConflict | None:
+    """Why separation of duties forbids ``approver`` to approve ``request``, or ``None``.
+
+    The requester never approves their own request; with ``policy.separate_registrant``
+    the one who registered the version never approves it either. The registry refuses
+    such an approval when it is given, and the approvals gate does not count one that got
+    into the store anyway.
+
+    Args:
+        approver: who approves.
+        request: the request approved.
+        registrant: who registered the requested version.
+        policy: the catalog's policy.
+    """
+    if approver == request.requester:
+        return DutyConflict.REQUESTER
+    if policy.separate_registrant and approver == registrant:
+        return DutyConflict.REGISTRANT
+    return None
 
 
 def approval_payload(

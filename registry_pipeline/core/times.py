@@ -23,18 +23,28 @@ def parse_stored(text: str) -> datetime:
     return datetime.strptime(text, FORMAT).replace(tzinfo=UTC)
 
 
+def read_instant(text: object) -> datetime | None:
+    """The UTC instant an ISO 8601 text names (``2026-11-27T10:00:00Z``, an offset, or a
+    date; a time without an offset is read as UTC), or ``None`` when it names none."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def parse_instant(text: str, *, what: str = "instant") -> datetime:
-    """Parse an ISO 8601 instant a user typed (``2026-11-27T10:00:00Z``, an offset, or a
-    date). A time without an offset is read as UTC.
+    """Parse an ISO 8601 instant a user typed; see :func:`read_instant`.
 
     Raises:
         BadInput: the text is not ISO 8601.
     """
-    try:
-        value = datetime.fromisoformat(text.strip())
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except (ValueError, AttributeError, OverflowError):
+    value = read_instant(text)
+    if value is None:
         raise BadInput(
             f"invalid {what} {text!r}: use ISO 8601 between years 1 and 9999 in UTC, "
             "e.g. 2026-11-27T10:00:00Z"
-        ) from None
+        )
+    return value

@@ -52,7 +52,7 @@ def export(registry: Registry, fmt: str, out: str | Path) -> dict[str, Any]:
             "as_of": {"ledger_seq": published.as_of_seq, "time": published.as_of_time},
             "tables": published.tables,
         }
-    from registry_pipeline.exports.snapshot import take_snapshot
+    from registry_pipeline.store.snapshot import take_snapshot
 
     module, writer = WRITERS[fmt]
     snap = take_snapshot(registry)

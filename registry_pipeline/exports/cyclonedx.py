@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,10 +29,13 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.spdx import fixup_id
 from cyclonedx.validation.json import JsonStrictValidator
 
+from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import CatalogEntry
+from registry_pipeline.core.evals import EvalResult, latest_per_suite
 from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.core.times import format_time
 from registry_pipeline.errors import BadInput, NotFound
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 SPEC_VERSION = "1.6"
 SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
@@ -96,7 +97,7 @@ SIMPLE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 class EvalRun:
     """One ingested eval result of a version: every metric of one suite run."""
 
-    eval_id: int
+    eval_id: int | None
     suite: str
     suite_version: int
     produced_at: str
@@ -119,31 +120,19 @@ def eval_runs(snap: Snapshot, entry: str, version: int) -> list[EvalRun]:
         version: the version number.
 
     Returns:
-        One :class:`EvalRun` per ingested result (the snapshot has one row per metric).
+        One :class:`EvalRun` per ingested result.
     """
-    rows: dict[int, list[Row]] = {}
-    for row in snap.evals_of(entry, version):
-        rows.setdefault(row["eval_id"], []).append(row)
-    runs = [
-        EvalRun(
-            eval_id=eval_id,
-            suite=group[0]["suite"],
-            suite_version=group[0]["suite_version"],
-            produced_at=group[0]["produced_at"],
-            recorded_at=group[0]["recorded_at"],
-            recorded_by=group[0]["recorded_by"],
-            metrics={r["metric"]: r["value"] for r in group},
-        )
-        for eval_id, group in rows.items()
-    ]
-    return sorted(runs, key=_run_order)
+    runs = [_run(r) for r in snap.eval_results_of(entry, version)]
+    # The results come in recording order, so a stable sort keeps ties in that order.
+    return sorted(runs, key=lambda r: (r.produced_at, r.recorded_at))
 
 
 def current_evals(snap: Snapshot, entry: str, version: int) -> list[EvalRun]:
     """The latest eval result of each suite for a version, by suite name.
 
-    "Latest" is the promotion gate's rule (latest ``produced_at``, then ``recorded_at``),
-    so the exports report the evidence the gate judged, not an older or a re-run result.
+    "Latest" is the promotion gate's rule
+    (:func:`registry_pipeline.core.evals.latest_per_suite`), so the exports report the
+    evidence the gate judged, not an older or a re-run result.
 
     Args:
         snap: the snapshot.
@@ -153,16 +142,20 @@ def current_evals(snap: Snapshot, entry: str, version: int) -> list[EvalRun]:
     Returns:
         At most one :class:`EvalRun` per suite, sorted by suite.
     """
-    latest: dict[str, EvalRun] = {}
-    for run in eval_runs(snap, entry, version):
-        held = latest.get(run.suite)
-        if held is None or _run_order(run) > _run_order(held):
-            latest[run.suite] = run
-    return [latest[s] for s in sorted(latest)]
+    latest = latest_per_suite(snap.eval_results_of(entry, version))
+    return [_run(latest[s]) for s in sorted(latest)]
 
 
-def _run_order(run: EvalRun) -> tuple[str, str, int]:
-    return (run.produced_at, run.recorded_at, run.eval_id)
+def _run(result: EvalResult) -> EvalRun:
+    return EvalRun(
+        eval_id=result.id,
+        suite=result.suite,
+        suite_version=result.suite_version,
+        produced_at=format_time(result.produced_at),
+        recorded_at=format_time(result.recorded_at),
+        recorded_by=result.recorded_by,
+        metrics=dict(sorted(result.metrics.items())),
+    )
 
 
 def model_facts(spec: CatalogEntry, params: Mapping[str, Any]) -> dict[str, str]:
@@ -205,17 +198,10 @@ def upstream_closure(snap: Snapshot, roots: Iterable[Row]) -> list[Row]:
         Version rows sorted by ``(entry, version)``.
     """
     seen: dict[tuple[str, int], Row] = {}
-    todo = list(roots)
-    while todo:
-        row = todo.pop()
-        key = (row["entry"], row["version"])
-        if key in seen:
-            continue
-        seen[key] = row
-        todo += [
-            snap.version(e["upstream_entry"], e["upstream_version"])
-            for e in snap.upstream(row["entry"], row["version"])
-        ]
+    for root in roots:
+        seen[(root["entry"], root["version"])] = root
+        for key in snap.upstream_closure(root["entry"], root["version"]):
+            seen.setdefault(key, snap.version(*key))
     return [seen[k] for k in sorted(seen)]
 
 
@@ -334,20 +320,9 @@ def write_boms(snap: Snapshot, out_dir: str | Path) -> list[Path]:
         document = build_bom(snap, workload)
         validate_bom(document)
         path = out / f"{workload}{BOM_SUFFIX}"
-        _write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
     return written
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _serial_number(snap: Snapshot, workload: str) -> str:

@@ -28,7 +28,7 @@ from registry_pipeline.exports.evidence import (
     ref,
     write_document,
 )
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 FORMAT = "eu-ai-act"
 TITLE = "EU AI Act: registration information and technical documentation evidence"

@@ -9,8 +9,6 @@ renderings alike.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,11 +16,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from registry_pipeline.atomic_files import write_atomically
 from registry_pipeline.core.catalog import CatalogEntry
+from registry_pipeline.core.evals import latest_per_suite
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.core.times import parse_instant
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 #: What a field the registry cannot know says, so a person knows to supply it.
 TO_BE_PROVIDED = "to be provided"
@@ -172,18 +172,7 @@ class Evidence:
 
     def closure(self, entry: str, version: int) -> list[tuple[str, int]]:
         """Every version ``entry@version`` is built from, transitively, nearest first."""
-        seen: set[tuple[str, int]] = set()
-        order: list[tuple[str, int]] = []
-        queue = [(entry, version)]
-        while queue:
-            current = queue.pop(0)
-            for e in self.upstream(*current):
-                key = (e["upstream_entry"], e["upstream_version"])
-                if key not in seen:
-                    seen.add(key)
-                    order.append(key)
-                    queue.append(key)
-        return order
+        return self.snap.upstream_closure(entry, version)
 
     def reaches(self, entry: str, version: int) -> list[str]:
         """Refs of every version built from ``entry@version``, transitively, sorted."""
@@ -229,13 +218,12 @@ class Evidence:
 
     def evals(self, entry: str, version: int) -> list[Row]:
         """Eval results of a version as evidence, one row per metric, with the suite's
-        version and digest. ``current`` marks the latest result of each suite (latest
-        ``produced_at``, then ``recorded_at``): the one a promotion gate judges."""
+        version and digest. ``current`` marks the latest result of each suite, the one a
+        promotion gate judges (:func:`registry_pipeline.core.evals.latest_per_suite`)."""
         results = self._evals.get((entry, version), [])
-        latest: dict[str, tuple[str, str, int]] = {}
-        for r in results:
-            order = (r["produced_at"], r["recorded_at"], r["eval_id"])
-            latest[r["suite"]] = max(latest.get(r["suite"], order), order)
+        current = {
+            r.id for r in latest_per_suite(self.snap.eval_results_of(entry, version)).values()
+        }
         digest = self.snap.version(entry, version)["digest"]
         rows = []
         for r in results:
@@ -252,7 +240,7 @@ class Evidence:
                     "recorded_at": r["recorded_at"],
                     "recorded_by": r["recorded_by"],
                     "eval_id": r["eval_id"],
-                    "current": latest[r["suite"]][2] == r["eval_id"],
+                    "current": r["eval_id"] in current,
                 }
             )
         return rows
@@ -429,14 +417,6 @@ def write_document(out_dir: Path, fmt: str, doc: dict[str, Any], markdown: str) 
         ("md", markdown),
     ):
         path = out_dir / f"{fmt}.{suffix}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{fmt}.", dir=out_dir)
-        try:
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; exports are meant to be shared
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, text)
         paths.append(path)
     return paths

@@ -12,46 +12,33 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import select
 
 from registry_pipeline.catalog import catalog_from_document
+from registry_pipeline.core import review
 from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.core.promotion import Decision
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.errors import BadInput, NotFound, StoreUnavailable
+from registry_pipeline.core.times import format_time, parse_stored
+from registry_pipeline.errors import BadInput, NotFound
 from registry_pipeline.service import Registry
-from registry_pipeline.store import records, schema
-from registry_pipeline.store.engine import sqlite_path
+from registry_pipeline.settings import inventory_root as inventory_root
+from registry_pipeline.store.arrow import dump_tables
 
-DEFAULT_ROOT = ".registry/inventory"
 DATABASE = "inventory.duckdb"
 KEEP_BUILDS = 3
 #: A build an analyst may still be opening is kept this long after it was replaced.
 RETENTION_S = 600
-DEFAULT_REVIEW_DAYS = 365
-
-TIME_COLUMNS = {
-    "created_at",
-    "produced_at",
-    "recorded_at",
-    "decided_at",
-    "effective_from",
-    "effective_to",
-    "set_at",
-    "since",
-    "evaluated_at",
-}
-
 VIEWS = {
     "production_now": """
         -- What is in production for each workload now, and who approved it.
@@ -63,9 +50,10 @@ VIEWS = {
         JOIN versions v ON v.entry = s.entry AND v.version = s.version
     """,
     "production_holders": """
-        -- Every version that holds production for its entry now.
+        -- Every version that holds production for its entry now, when it was last
+        -- approved and when that approval falls due for review under the policy.
         SELECT s.entry, e.kind, s.version, v.digest, s.effective_from AS since,
-               s.approved_by, s.requester, s.request_id
+               s.approved_by, s.requester, s.request_id, s.approved_at, s.review_due_at
         FROM stage_history s
         JOIN entries e ON e.entry = s.entry
         JOIN versions v ON v.entry = s.entry AND v.version = s.version
@@ -89,11 +77,11 @@ VIEWS = {
         SELECT * FROM entries WHERE owner IS NULL OR trim(owner) = ''
     """,
     "approvals_due_for_review": """
-        -- Production holders whose approval is older than the policy's review period.
-        SELECT p.*, e.review_every_days,
-               p.since + to_days(CAST(e.review_every_days AS INTEGER)) AS review_due
+        -- Production holders whose approval is older than the policy's review period
+        -- (review_due_at is computed by the registry's review rule when the build is made).
+        SELECT p.*, e.review_every_days
         FROM production_holders p JOIN entries e ON e.entry = p.entry
-        WHERE p.since + to_days(CAST(e.review_every_days AS INTEGER)) <= now()
+        WHERE p.review_due_at < now()
     """,
 }
 
@@ -138,11 +126,6 @@ class Published:
     tables: dict[str, int]
 
 
-def inventory_root(value: str | Path | None = None) -> Path:
-    """``value``, else ``REGISTRY_INVENTORY``, else ``.registry/inventory``."""
-    return Path(value or os.environ.get("REGISTRY_INVENTORY") or DEFAULT_ROOT)
-
-
 def current_database(root: Path) -> Path:
     """The published DuckDB file under ``root``; raises :class:`NotFound` if none."""
     database = root / "current" / DATABASE
@@ -173,17 +156,6 @@ class Raw:
     catalog: Catalog
     catalog_digest: str | None
 
-
-RAW_TABLES = (
-    schema.versions,
-    schema.lineage,
-    schema.evals,
-    schema.requests,
-    schema.approvals,
-    schema.gate_results,
-    schema.stage_assignments,
-    schema.ledger,
-)
 
 #: Inventory tables built in DuckDB from the raw store tables (``raw_<name>``).
 TRANSFORMS = {
@@ -237,8 +209,11 @@ TRANSFORMS = {
                CAST(s.effective_to AS TIMESTAMPTZ) AS effective_to,
                s.actor, s.reason, s.cause, s.request_id, q.requester,
                CAST(CAST(s.approved_by AS JSON) AS VARCHAR[]) AS approved_by,
-               len(CAST(CAST(s.approved_by AS JSON) AS VARCHAR[])) AS approvers, s.ledger_seq
+               len(CAST(CAST(s.approved_by AS JSON) AS VARCHAR[])) AS approvers, s.ledger_seq,
+               CAST(r.approved_at AS TIMESTAMPTZ) AS approved_at,
+               CAST(r.review_due_at AS TIMESTAMPTZ) AS review_due_at
         FROM raw_stage_assignments s LEFT JOIN raw_requests q ON q.id = s.request_id
+        LEFT JOIN raw_reviews r ON r.id = s.id
         ORDER BY s.effective_from, s.id
     """,
     "ledger": """
@@ -258,101 +233,60 @@ TRANSFORMS = {
 
 
 def fetch_raw(registry: Registry) -> Raw:
-    """Read every store table the inventory needs as Arrow, in one read transaction.
-
-    SQLite goes through ADBC (Arrow straight from the driver); other backends through
-    SQLAlchemy. The ledger is read up to the recorded head.
-    """
-    path = sqlite_path(registry.store.url)
-    if path is not None:
-        return _fetch_sqlite(registry, path)
-    return _fetch_generic(registry)
-
-
-def _arrow_schema(table: Any) -> pa.Schema:
-    def kind(column: Any) -> pa.DataType:
-        name = type(column.type).__name__
-        if name in ("Integer", "BigInteger"):
-            return pa.int64()
-        if name == "Boolean":
-            return pa.bool_()
-        return pa.string()
-
-    return pa.schema([pa.field(c.name, kind(c)) for c in table.columns])
+    """Read every store table the inventory needs as Arrow, in one read transaction
+    (:func:`registry_pipeline.store.arrow.dump_tables`), with the catalog current then."""
+    dump = dump_tables(registry.store)
+    document = dump.catalog_document
+    return Raw(
+        tables=dump.tables,
+        head_seq=dump.head_seq,
+        head_hash=dump.head_hash,
+        head_time=dump.head_time,
+        catalog=catalog_from_document(document) if document else Catalog(entries={}),
+        catalog_digest=dump.catalog_digest,
+    )
 
 
-def _fetch_sqlite(registry: Registry, path: Path) -> Raw:
-    """Arrow straight from the ADBC driver, run in a child process: see
-    :mod:`registry_pipeline.exports.sqlite_arrow` for why it must not run in this one."""
-    with tempfile.TemporaryDirectory(prefix="registry-raw-") as tmp:
-        names = [t.name for t in RAW_TABLES]
-        child = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "registry_pipeline.exports.sqlite_arrow",
-                str(path),
-                tmp,
-                *names,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+def review_table(raw: Raw) -> pa.Table:
+    """When each production assignment was last approved and when that approval falls
+    due for review, by :mod:`registry_pipeline.core.review` (the rule ``registry review
+    due`` and the gates apply): ``(id, approved_at, review_due_at)``; ``review_due_at`` is
+    null when the policy sets no review period."""
+    approvals: dict[int, list[datetime]] = defaultdict(list)
+    for a in _column_rows(raw.tables["approvals"], "request_id", "decision", "created_at"):
+        if a["decision"] == Decision.APPROVE:
+            approvals[a["request_id"]].append(parse_stored(a["created_at"]))
+    catalog = raw.catalog
+    rows = []
+    assignments = raw.tables["stage_assignments"]
+    for s in _column_rows(assignments, "id", "entry", "stage", "effective_from", "request_id"):
+        if s["stage"] != Stage.PRODUCTION or s["entry"] not in catalog.entries:
+            continue
+        rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(s["entry"]))
+        approved = review.approved_at(
+            since=parse_stored(s["effective_from"]),
+            approvals=approvals.get(s["request_id"], []),
         )
-        if child.returncode != 0:
-            last = (child.stderr.strip().splitlines() or ["no message"])[-1]
-            raise StoreUnavailable(f"reading {path} for the inventory failed: {last}")
-        head = json.loads((Path(tmp) / "head.json").read_text())
-        tables = {}
-        for table in RAW_TABLES:
-            with pa.memory_map(str(Path(tmp) / f"{table.name}.arrow")) as source:
-                read = pa.ipc.open_file(source).read_all()
-            tables[table.name] = read.cast(_arrow_schema(table))
-    catalog = (
-        catalog_from_document(json.loads(head["catalog"]))
-        if head["catalog"]
-        else Catalog(entries={})
-    )
-    return Raw(
-        tables=tables,
-        head_seq=int(head["seq"]),
-        head_hash=head["hash"],
-        head_time=head["time"],
-        catalog=catalog,
-        catalog_digest=head["catalog_digest"],
+        due = review.review_due_at(rule, approved)
+        rows.append(
+            {
+                "id": s["id"],
+                "approved_at": format_time(approved),
+                "review_due_at": format_time(due) if due is not None else None,
+            }
+        )
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [("id", pa.int64()), ("approved_at", pa.string()), ("review_due_at", pa.string())]
+        ),
     )
 
 
-def _fetch_generic(registry: Registry) -> Raw:
-    with registry.store.read() as conn:
-        head = records.ledger_head(conn)
-        found = records.latest_catalog(conn)
-        tables = {}
-        for table in RAW_TABLES:
-            query = select(table)
-            if table.name == "ledger":
-                query = query.where(table.c.seq <= head["seq"])
-            rows = conn.execute(query).all()
-            columns: list[Sequence[Any]] = (
-                list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
-            )
-            arrow = _arrow_schema(table)
-            tables[table.name] = pa.table(
-                {
-                    f.name: pa.array(list(col), f.type)
-                    for f, col in zip(arrow, columns, strict=True)
-                },
-                schema=arrow,
-            )
-    catalog = catalog_from_document(json.loads(found["document"])) if found else Catalog(entries={})
-    return Raw(
-        tables=tables,
-        head_seq=head["seq"],
-        head_hash=head["hash"],
-        head_time=head["recorded_at"],
-        catalog=catalog,
-        catalog_digest=found["digest"] if found else None,
-    )
+def _column_rows(table: pa.Table, *names: str) -> Iterator[dict[str, Any]]:
+    columns = [table.column(n).to_pylist() for n in names]
+    for values in zip(*columns, strict=True):
+        yield dict(zip(names, values, strict=True))
 
 
 def catalog_tables(catalog: Catalog) -> dict[str, pa.Table]:
@@ -376,7 +310,7 @@ def catalog_tables(catalog: Catalog) -> dict[str, pa.Table]:
                 "components": list(e.components),
                 "evaluates": list(e.evaluates),
                 "workloads": sorted(served.get(name, [])),
-                "review_every_days": float(rule.review_every_days or DEFAULT_REVIEW_DAYS),
+                "review_every_days": rule.review_every_days,
             }
         )
     workloads = sorted(catalog.workloads.values(), key=lambda w: w.name)
@@ -473,6 +407,7 @@ def _write(raw: Raw, work: Path) -> dict[str, int]:
         db.execute("SET TimeZone = 'UTC'")
         for name, table in raw.tables.items():
             db.register(f"raw_{name}", table)
+        db.register("raw_reviews", review_table(raw))
         small = catalog_tables(raw.catalog)
         for name, table in small.items():
             db.register(f"catalog_{name}", table)
@@ -484,6 +419,7 @@ def _write(raw: Raw, work: Path) -> dict[str, int]:
             db.execute(f'CREATE TABLE "{name}" AS SELECT *, {stamp} FROM ({body})')
         for name in raw.tables:
             db.unregister(f"raw_{name}")
+        db.unregister("raw_reviews")
         for name in small:
             db.unregister(f"catalog_{name}")
         for name, body in VIEWS.items():

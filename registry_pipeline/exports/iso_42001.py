@@ -25,7 +25,7 @@ from registry_pipeline.exports.evidence import (
     ref,
     write_document,
 )
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 FORMAT = "iso-42001"
 TITLE = "ISO/IEC 42001:2023: AI system inventory and Annex A lifecycle evidence"

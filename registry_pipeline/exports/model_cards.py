@@ -19,19 +19,19 @@ used, in the lineage of the cards and in the CycloneDX BOM.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from registry_pipeline.atomic_files import write_atomically
+from registry_pipeline.core.cards import field_title
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.errors import NotFound
 from registry_pipeline.exports.cyclonedx import current_evals, eval_runs, model_facts
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 BASE_MODEL_KINDS = frozenset({EntryKind.BASE_MODEL, EntryKind.FINE_TUNE})
 BASE_MODEL_RELATION: Mapping[EntryKind, str] = {
@@ -107,8 +107,7 @@ def write_cards(snap: Snapshot, out_dir: str | Path) -> list[Path]:
         if spec is None or not spec.kind.is_evaluated:
             continue
         path = out / row["entry"] / f"v{row['version']}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, render_card(snap, row["entry"], row["version"]))
+        write_atomically(path, render_card(snap, row["entry"], row["version"]))
         written.append(path)
     return sorted(written)
 
@@ -135,7 +134,7 @@ def _front_matter(snap: Snapshot, spec: CatalogEntry, row: Row) -> ModelCardData
             dataset_revision=_digest_of(snap, run.suite, run.suite_version),
             metric_type=metric,
             metric_value=value,
-            metric_name=_title(metric),
+            metric_name=field_title(metric),
         )
         for run in current_evals(snap, row["entry"], row["version"])
         for metric, value in sorted(run.metrics.items())
@@ -205,10 +204,10 @@ def _card_sections(
         value = fields.get(name)
         if name == "intended_use" and not value:
             value = spec.intended_use
-        lines += [f"## {_title(name)}", "", *_prose(value), ""]
+        lines += [f"## {field_title(name)}", "", *_prose(value), ""]
     for name, value in fields.items():
         if name not in SECTION_FIELDS:
-            lines += [f"## {_title(name)}", "", *_prose(value), ""]
+            lines += [f"## {field_title(name)}", "", *_prose(value), ""]
     if card is not None:
         lines += [f"_Card set by {card['set_by']} at {card['set_at']}._", ""]
     return lines
@@ -370,18 +369,3 @@ def _row(*cells: Any) -> str:
 
 def _cell(value: Any) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -31,7 +31,7 @@ from registry_pipeline.exports.evidence import (
     ref,
     write_document,
 )
-from registry_pipeline.exports.snapshot import Row, Snapshot
+from registry_pipeline.store.snapshot import Row, Snapshot
 
 FORMAT = "nist-ai-rmf"
 TITLE = "NIST AI RMF 1.0: AI system inventory (GOVERN 1.6) and MAP evidence"

@@ -16,9 +16,11 @@ from typing import Any
 import duckdb
 
 from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.core.digests import HEX64
+from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES
 from registry_pipeline.exports.inventory import current_database
 
-HEX64 = r"^[0-9a-f]{64}$"
+_SINGLE_HOLDER = ", ".join(f"'{s.value}'" for s in sorted(SINGLE_HOLDER_STAGES))
 
 QUERIES = {
     "production_holders": """
@@ -29,9 +31,9 @@ QUERIES = {
     """,
     "versions": "SELECT entry, version, digest FROM versions",
     "entries": "SELECT entry, owner FROM entries",
-    "open_single_holder_stages": """
+    "open_single_holder_stages": f"""
         SELECT entry, stage, version FROM stage_history
-        WHERE effective_to IS NULL AND stage IN ('staging', 'production')
+        WHERE effective_to IS NULL AND stage IN ({_SINGLE_HOLDER})
     """,
     "eval_results": "SELECT suite, metric, value, entry, version FROM eval_results",
 }
@@ -95,7 +97,7 @@ def validate(root: Path, catalog: Catalog) -> list[Outcome]:
         ),
         run(
             "versions",
-            gxe.ExpectColumnValuesToMatchRegex(column="digest", regex=HEX64),
+            gxe.ExpectColumnValuesToMatchRegex(column="digest", regex=HEX64.pattern),
             "digests_are_sha256",
         ),
         run(

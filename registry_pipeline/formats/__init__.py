@@ -29,15 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.errors import BadInput, SourceError
-from registry_pipeline.formats._common import (
-    json_safe,
-    parse_json,
-    read_text,
-    relative,
-    unique_hints,
-)
-from registry_pipeline.formats.ab_tests import ABResult, parse_ab_result, read_ab_result
+from registry_pipeline.formats._common import json_safe, read_text, relative, unique_hints
+from registry_pipeline.formats.ab_tests import parse_ab_result, read_ab_result
 from registry_pipeline.formats.huggingface import (
     is_model_config,
     pickle_warnings,
@@ -74,6 +69,7 @@ from registry_pipeline.formats.sentence_transformers import (
     MODULES_NAME,
     read_sentence_transformer,
 )
+from registry_pipeline.inputs.documents import parse_json
 
 __all__ = [
     "FORMATS",

@@ -6,9 +6,7 @@ concerns (its path relative to the source) and, where there is one, says the fix
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,25 +15,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from registry_pipeline.core.evals import check_metric_name
-from registry_pipeline.core.times import format_time
+from registry_pipeline.core.times import format_time, read_instant
 from registry_pipeline.errors import BadInput
+from registry_pipeline.inputs import documents
+from registry_pipeline.inputs.documents import shown
 
 #: Larger "documents" (configs, manifests, results) are refused rather than read whole.
 MAX_DOCUMENT_BYTES = 64 << 20
-_SPACES = re.compile(r"\s+")
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def one_line(text: object, limit: int = 160) -> str:
-    """``text`` on one line, whitespace collapsed, cut to ``limit`` characters."""
-    flat = _SPACES.sub(" ", str(text)).strip()
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """A short ``repr`` of a value for a message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def relative(root: Path, path: Path) -> str:
@@ -48,56 +35,19 @@ def relative(root: Path, path: Path) -> str:
 
 
 def read_text(path: Path, where: str) -> str:
-    """Read a UTF-8 text file (a BOM is tolerated).
+    """Read a UTF-8 metadata file of an artifact (a BOM is tolerated); see
+    :func:`registry_pipeline.inputs.documents.read_text`.
 
     Raises:
         BadInput: the file is unreadable, too large or not UTF-8 text.
     """
-    try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise BadInput(
-                f"{where}: {size} bytes is too large for a metadata document "
-                f"(limit {MAX_DOCUMENT_BYTES} bytes)"
-            )
-        data = path.read_bytes()
-    except OSError as e:
-        raise BadInput(
-            f"{where}: cannot be read ({e.strerror or e}); fix its permissions"
-        ) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise BadInput(f"{where}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_json(text: str, where: str, *, allow_nan: bool = False) -> Any:
-    """Parse JSON text strictly (no NaN or Infinity unless ``allow_nan``).
-
-    Raises:
-        BadInput: the text is not JSON; the message gives the line and column.
-    """
-    try:
-        if allow_nan:
-            return json.loads(text)
-        return json.loads(text, parse_constant=_no_constants)
-    except json.JSONDecodeError as e:
-        raise BadInput(
-            f"{where}: not valid JSON (line {e.lineno} column {e.colno}: {e.msg}); fix the file"
-        ) from None
-    except ValueError as e:
-        raise BadInput(f"{where}: not valid JSON ({e}); write numbers as finite values") from None
-    except RecursionError:
-        raise BadInput(f"{where}: JSON nested too deeply to read") from None
+    return documents.read_text(path, where=where, limit=MAX_DOCUMENT_BYTES)
 
 
 def read_json(path: Path, where: str, *, allow_nan: bool = False) -> Any:
-    """Read and parse a JSON file; see :func:`read_text` and :func:`parse_json`."""
-    return parse_json(read_text(path, where), where, allow_nan=allow_nan)
+    """Read and parse a JSON metadata file strictly (no NaN or Infinity unless
+    ``allow_nan``)."""
+    return documents.read_json(path, where=where, limit=MAX_DOCUMENT_BYTES, allow_nan=allow_nan)
 
 
 def json_object(value: Any, where: str, what: str = "a JSON object") -> dict[str, Any]:
@@ -176,34 +126,9 @@ def validate(model: type[Model], data: Any, where: str) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise BadInput(validation_message(e, where, model)) from None
+        raise BadInput(documents.validation_message(e, where, keys=model.model_fields)) from None
     except RecursionError:
         raise BadInput(f"{where}: nested too deeply to read") from None
-
-
-def validation_message(error: ValidationError, where: str, model: type[BaseModel]) -> str:
-    """One line for a pydantic error: the file, the field and what is wrong with it."""
-    problems = error.errors(include_url=False)
-    if not problems:  # pragma: no cover - pydantic always reports at least one
-        return f"{where}: invalid"
-    first = problems[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "document"
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        allowed = ", ".join(model.model_fields)
-        text = f"unknown key {loc!r}; the keys are: {allowed}"
-    elif kind == "missing":
-        text = f"{loc!r} is missing; add it"
-    elif kind in ("model_type", "dict_type") and loc == "document":
-        text = "expected a mapping (object) of keys to values"
-    else:
-        message = first["msg"].removeprefix("Value error, ")
-        text = f"{loc}: {message}"
-        if "input" in first and kind not in ("value_error", "assertion_error"):
-            text += f" (found {shown(first['input'])})"
-    more = len(problems) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return one_line(f"{where}: {text}{suffix}", limit=400)
 
 
 def json_safe(value: Any) -> Any:
@@ -226,16 +151,11 @@ def json_safe(value: Any) -> Any:
 
 def iso_instant(value: object) -> str | None:
     """An epoch number or ISO 8601 text as the registry's UTC instant text, else ``None``."""
+    if not is_number(value):
+        instant = read_instant(value)
+        return format_time(instant) if instant is not None else None
     try:
-        if is_number(value):
-            instant = datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
-        elif isinstance(value, str):
-            instant = datetime.fromisoformat(value.strip())
-            if instant.tzinfo is None:
-                instant = instant.replace(tzinfo=UTC)
-        else:
-            return None
-        return format_time(instant)
+        return format_time(datetime.fromtimestamp(float(value), UTC))  # type: ignore[arg-type]
     except (ValueError, OverflowError, OSError):
         return None
 

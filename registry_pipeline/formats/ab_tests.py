@@ -35,18 +35,19 @@ No other key is accepted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from registry_pipeline.core import ab_tests
+from registry_pipeline.core.ab_tests import ABDecision, ABResult, LiftKind
 from registry_pipeline.core.evals import check_metric_name
 from registry_pipeline.core.kinds import check_name
+from registry_pipeline.core.times import read_instant
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats._common import read_json, validate
-
-Decision = Literal["ship", "hold", "rollback"]
 
 
 class ConfidenceInterval(BaseModel):
@@ -59,8 +60,8 @@ class ConfidenceInterval(BaseModel):
     level: float = Field(default=0.95, gt=0, lt=1)
 
 
-class ABResult(BaseModel):
-    """A validated A/B test result."""
+class ABResultDocument(BaseModel):
+    """The A/B result document, validated; :meth:`value` is the core result."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -71,10 +72,10 @@ class ABResult(BaseModel):
     treatment_share: float = Field(gt=0, lt=1)
     metric: str
     lift: float
-    lift_kind: Literal["absolute", "relative"] = "absolute"
+    lift_kind: Annotated[LiftKind, Strict(False)] = LiftKind.ABSOLUTE
     confidence_interval: ConfidenceInterval
     p_value: float = Field(ge=0, le=1)
-    decision: Decision
+    decision: Annotated[ABDecision, Strict(False)]
     started_at: datetime
     ended_at: datetime
 
@@ -105,17 +106,14 @@ class ABResult(BaseModel):
     @classmethod
     def _instant(cls, value: Any) -> Any:
         if isinstance(value, str):
-            try:
-                instant = datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not ISO 8601; write e.g. 2026-11-27T10:00:00Z"
-                ) from None
-            return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
+            instant = read_instant(value)
+            if instant is None:
+                raise ValueError(f"{value!r} is not ISO 8601; write e.g. 2026-11-27T10:00:00Z")
+            return instant
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> ABResult:
+    def _consistent(self) -> ABResultDocument:
         if self.control_version == self.treatment_version:
             raise ValueError("control_version and treatment_version must differ")
         interval = self.confidence_interval
@@ -128,22 +126,35 @@ class ABResult(BaseModel):
             raise ValueError("ended_at must be after started_at")
         return self
 
-    def to_document(self) -> dict[str, Any]:
-        """The result as a JSON-ready mapping (instants in UTC, ISO 8601)."""
-        document = self.model_dump(mode="json")
-        for key in ("started_at", "ended_at"):
-            instant: datetime = getattr(self, key)
-            document[key] = instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return document
+    def value(self) -> ABResult:
+        """The validated document as the core value."""
+        interval = self.confidence_interval
+        return ABResult(
+            experiment=self.experiment,
+            entry=self.entry,
+            control_version=self.control_version,
+            treatment_version=self.treatment_version,
+            treatment_share=self.treatment_share,
+            metric=self.metric,
+            lift=self.lift,
+            lift_kind=self.lift_kind,
+            confidence_interval=ab_tests.ConfidenceInterval(
+                low=interval.low, high=interval.high, level=interval.level
+            ),
+            p_value=self.p_value,
+            decision=self.decision,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
 
 
 def parse_ab_result(document: Any, where: str) -> ABResult:
-    """Validate a parsed A/B result document.
+    """Validate a parsed A/B result document and return it as the core value.
 
     Raises:
         BadInput: a key is missing, unknown or invalid; the message names the file.
     """
-    return validate(ABResult, document, where)
+    return validate(ABResultDocument, document, where).value()
 
 
 def read_ab_result(path: Path, *, where: str | None = None) -> ABResult:

@@ -15,23 +15,21 @@ from typing import Any
 
 from huggingface_hub import ModelCard
 
-from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats._common import (
     is_number,
     json_object,
     json_safe,
     metric_name,
-    one_line,
     optional_int,
     optional_str,
     optional_str_list,
     read_json,
     read_text,
     relative,
-    shown,
 )
 from registry_pipeline.formats.safetensors_files import read_weights
+from registry_pipeline.inputs.documents import one_line, parse_yaml, shown
 
 #: Integer sizes recorded from config.json when present (or from its ``text_config``).
 SIZE_KEYS = ("hidden_size", "num_hidden_layers", "vocab_size")

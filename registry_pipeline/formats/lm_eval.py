@@ -36,8 +36,8 @@ from registry_pipeline.formats._common import (
     json_safe,
     metric_name,
     read_json,
-    shown,
 )
+from registry_pipeline.inputs.documents import shown
 
 RESULTS_PATTERN = "results*.json"
 SOURCE = "lm-eval"

@@ -22,10 +22,10 @@ from registry_pipeline.formats._common import (
     optional_str,
     read_json,
     relative,
-    shown,
 )
 from registry_pipeline.formats.huggingface import pickle_warnings
 from registry_pipeline.formats.safetensors_files import read_weights
+from registry_pipeline.inputs.documents import shown
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_STEM = "adapter_model"

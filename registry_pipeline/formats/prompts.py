@@ -23,9 +23,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from registry_pipeline.core.digests import check_relative_path
-from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import BadInput
-from registry_pipeline.formats._common import one_line, parse_json, read_text, validate
+from registry_pipeline.formats._common import read_text, validate
+from registry_pipeline.inputs.documents import one_line, parse_json, parse_yaml
 
 VARIABLES_NAMES = ("prompt.json", "prompt.yaml", "prompt.yml")
 TEMPLATE_SUFFIXES = (".jinja", ".j2", ".txt")

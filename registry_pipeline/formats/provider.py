@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from registry_pipeline.core.digests import digest_of_document
-from registry_pipeline.documents import parse_yaml
 from registry_pipeline.formats._common import read_text, validate
+from registry_pipeline.inputs.documents import parse_yaml
 
 SPEC_NAMES = ("provider.yaml", "provider.yml")
 DIGEST_FORMAT = "registry-pipeline/provider-model/v1"

@@ -24,7 +24,8 @@ from safetensors import SafetensorError, safe_open
 
 from registry_pipeline.core.digests import check_relative_path
 from registry_pipeline.errors import BadInput
-from registry_pipeline.formats._common import json_object, one_line, read_json, relative, shown
+from registry_pipeline.formats._common import json_object, read_json, relative
+from registry_pipeline.inputs.documents import one_line, shown
 
 #: Bits per element of each safetensors dtype, to compare an index's ``total_size``.
 DTYPE_BITS = {

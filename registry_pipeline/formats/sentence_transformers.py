@@ -27,10 +27,10 @@ from registry_pipeline.formats._common import (
     optional_str,
     read_json,
     relative,
-    shown,
 )
 from registry_pipeline.formats.huggingface import config_facts
 from registry_pipeline.formats.safetensors_files import read_weights
+from registry_pipeline.inputs.documents import shown
 
 MODULES_NAME = "modules.json"
 TRANSFORMER = "sentence_transformers.models.Transformer"

@@ -12,9 +12,11 @@ from registry_pipeline.core.catalog import Catalog, Operation
 from registry_pipeline.core.names import check_reason
 from registry_pipeline.core.promotion import (
     Decision,
+    DutyConflict,
     PromotionRequest,
     RequestStatus,
     approval_payload,
+    approval_problem,
 )
 from registry_pipeline.core.times import format_time
 from registry_pipeline.errors import Conflict, Refused
@@ -105,12 +107,15 @@ def decide(
 def _check_may_approve(
     ctx: Context, catalog: Catalog, req: PromotionRequest, *, registrant: str
 ) -> None:
-    if ctx.actor == req.requester:
+    conflict = approval_problem(
+        approver=ctx.actor, request=req, registrant=registrant, policy=catalog.policy
+    )
+    if conflict is DutyConflict.REQUESTER:
         raise Refused(
             f"{ctx.actor} requested {req.entry}@{req.version} -> {req.target} and "
             "cannot approve it; another approver must"
         )
-    if catalog.policy.separate_registrant and ctx.actor == registrant:
+    if conflict is DutyConflict.REGISTRANT:
         raise Refused(
             f"{ctx.actor} registered {req.entry}@{req.version} and cannot approve it "
             "(policy.separate_registrant); another approver must"

@@ -7,7 +7,7 @@ from registry_pipeline.deployments import (
     manifest_document,
     target_path,
     workloads_of,
-    write_atomically,
+    write_manifest,
 )
 from registry_pipeline.errors import NotFound
 from registry_pipeline.service.context import Context
@@ -41,6 +41,6 @@ def write_deployments(ctx: Context, stack: str | None = None) -> list[str]:
                     "components": [],
                 }
             )
-            write_atomically(path, document)
+            write_manifest(path, document)
             written.append(str(path))
     return written

@@ -11,11 +11,10 @@ from registry_pipeline.core.catalog import Operation
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.refs import parse_exact
 from registry_pipeline.core.times import format_time
-from registry_pipeline.documents import parse_yaml
 from registry_pipeline.errors import BadInput, Conflict
 from registry_pipeline.inputs.card_files import card_from_mapping, read_card_file
+from registry_pipeline.inputs.documents import read_yaml
 from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
-from registry_pipeline.inputs.text_files import read_input_text
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import ABRecorded, CardSet, EvalRecorded
 from registry_pipeline.store import dumps, versions
@@ -31,8 +30,8 @@ def read_document(path: str | Path, *, what: str) -> Any:
         BadInput: unreadable, too large, not UTF-8 text, or malformed.
         NotFound: the file does not exist.
     """
-    text = read_input_text(path, what=what)
-    return parse_yaml(text, where=f"{what} {str(Path(path))!r}")
+    file = Path(path)
+    return read_yaml(file, where=f"{what} {str(file)!r}", limit=MAX_DOCUMENT_BYTES)
 
 
 def ingest_evals(

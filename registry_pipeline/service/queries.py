@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
+from registry_pipeline.core import review
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.core.cards import render_markdown
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.kinds import check_name, parse_kind
@@ -31,7 +34,7 @@ from registry_pipeline.service.results import (
     ReviewItem,
     VersionView,
 )
-from registry_pipeline.store import evidence, ledger, promotions, stages, versions
+from registry_pipeline.store import dumps, evidence, ledger, loads, promotions, stages, versions
 
 MAX_LINEAGE_DEPTH = 64
 
@@ -101,9 +104,19 @@ def show(ctx: Context, ref: str) -> VersionView:
             )
             for e in evals
         ],
-        ab_tests=ab_tests,
+        ab_tests=[_ab_dict(r) for r in ab_tests],
         card=dict(card.fields) if card else None,
     )
+
+
+def _ab_dict(result: ABResult) -> dict[str, Any]:
+    """An A/B result as ``show`` lists it: the document as stored (canonical key order),
+    then who recorded it and when."""
+    return {
+        **loads(dumps(result.to_document())),
+        "recorded_at": format_time(result.recorded_at) if result.recorded_at else None,
+        "recorded_by": result.recorded_by,
+    }
 
 
 def list_entries(ctx: Context, *, kind: str | None = None) -> list[EntrySummary]:
@@ -283,47 +296,44 @@ def review_due(ctx: Context, *, entry: str | None = None) -> list[ReviewItem]:
             if name not in catalog.entries:
                 continue
             rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(name))
-            approved = parse_stored(held.effective_from)
-            if held.request_id is not None:
-                stamps = [
+            stamps = (
+                [
                     a.created_at
                     for a in promotions.approvals(conn, held.request_id)
                     if a.decision is Decision.APPROVE
                 ]
-                approved = max(stamps) if stamps else approved
-            if rule.review_every_days is not None:
-                age = (now - approved).total_seconds() / 86400
-                if age > rule.review_every_days:
-                    due.append(
-                        ReviewItem(
-                            entry=name,
-                            version=number,
-                            what="approval",
-                            age_days=round(age, 1),
-                            limit_days=rule.review_every_days,
-                            since=format_time(approved),
-                        )
+                if held.request_id is not None
+                else []
+            )
+            approved = review.approved_at(since=parse_stored(held.effective_from), approvals=stamps)
+            age = review.approval_age(approved, now)
+            if review.expired(rule, age) and rule.review_every_days is not None:
+                due.append(
+                    ReviewItem(
+                        entry=name,
+                        version=number,
+                        what="approval",
+                        age_days=round(review.age_in_days(age), 1),
+                        limit_days=rule.review_every_days,
+                        since=format_time(approved),
                     )
-            if rule.max_eval_age_days is not None and rule.evals:
-                suites = set(catalog.suites_covering(name)) & set(rule.evals)
-                produced = [
-                    e.produced_at
-                    for e in evidence.eval_results(conn, name, number)
-                    if e.suite in suites
-                ]
-                newest = max(produced) if produced else None
-                eval_age = (now - newest).total_seconds() / 86400 if newest else None
-                if suites and (eval_age is None or eval_age > rule.max_eval_age_days):
-                    due.append(
-                        ReviewItem(
-                            entry=name,
-                            version=number,
-                            what="evals",
-                            age_days=None if eval_age is None else round(eval_age, 1),
-                            limit_days=rule.max_eval_age_days,
-                            since=format_time(newest) if newest else None,
-                        )
+                )
+            suites = set(catalog.suites_covering(name)) & set(rule.evals)
+            stale = review.stale_evals(rule, suites, evidence.eval_results(conn, name, number), now)
+            if stale is not None and rule.max_eval_age_days is not None:
+                oldest = stale.oldest
+                due.append(
+                    ReviewItem(
+                        entry=name,
+                        version=number,
+                        what="evals",
+                        age_days=(
+                            None if oldest is None else round(review.age_in_days(now - oldest), 1)
+                        ),
+                        limit_days=rule.max_eval_age_days,
+                        since=format_time(oldest) if oldest else None,
                     )
+                )
             for model, pin in provider_pins(conn, catalog, name, number).items():
                 ends = pin.deprecation_date if pin is not None else None
                 if pin is None or ends is None or not deprecation_problem(pin, now.date()):

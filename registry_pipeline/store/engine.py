@@ -10,8 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.settings import DEFAULT_DATABASE_URL
 
-DEFAULT_URL = "sqlite:///.registry/registry.db"
+DEFAULT_URL = DEFAULT_DATABASE_URL
 WRITE = "registry_write"
 BUSY_TIMEOUT_MS = 60_000
 

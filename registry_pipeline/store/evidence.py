@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
+from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.evals import EvalResult
 from registry_pipeline.core.times import parse_stored
-from registry_pipeline.store import dumps, loads, schema
+from registry_pipeline.store import dumps, loads, records, schema
 
 
 def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
@@ -119,21 +120,10 @@ def insert_card(
     )
 
 
-def ab_results(conn: Connection, entry: str, number: int) -> list[dict[str, Any]]:
-    """A/B test results in which a version took part (as control or treatment)."""
-    t = schema.ab_results
-    rows = conn.execute(
-        select(t)
-        .where(
-            t.c.entry == entry,
-            or_(t.c.control_number == number, t.c.treatment_number == number),
-        )
-        .order_by(t.c.id)
-    ).mappings()
-    return [
-        {**loads(r["document"]), "recorded_at": r["recorded_at"], "recorded_by": r["recorded_by"]}
-        for r in rows
-    ]
+def ab_results(conn: Connection, entry: str, number: int) -> list[ABResult]:
+    """A/B test results in which a version took part (as control or treatment), oldest
+    first."""
+    return records.ab_results(conn, entry, number)
 
 
 def ab_recorded(conn: Connection, *, experiment: str, entry: str, metric: str) -> bool:

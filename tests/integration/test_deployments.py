@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,13 @@ def test_production_changes_rewrite_the_deployment_manifest(
     assert list((root / "customer-support").iterdir()) == [
         root / "customer-support" / "prod-eu.json"
     ]
+
+
+def test_deployment_locks_are_readable_by_the_deployment_system(
+    example_estate: Registry, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "deployments"
+    monkeypatch.setenv("REGISTRY_DEPLOYMENTS", str(root))
+    promote_through(db_url, "support-bot@1", "staging", "production")
+    lock = root / "customer-support" / "prod-eu.json"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o644

@@ -15,8 +15,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from registry_pipeline.errors import BadInput, NotFound
 from registry_pipeline.exports import cyclonedx
 from registry_pipeline.exports.cyclonedx import build_bom, validate_bom, write_boms
-from registry_pipeline.exports.snapshot import Snapshot, take_snapshot
 from registry_pipeline.service import Registry
+from registry_pipeline.store.snapshot import Snapshot, take_snapshot
 
 pytestmark = pytest.mark.integration
 

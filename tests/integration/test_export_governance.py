@@ -6,6 +6,7 @@ completeness and freshness figures, Markdown renderings."""
 from __future__ import annotations
 
 import json
+import stat
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -19,10 +20,10 @@ from conftest import (
     register_support_components,
 )
 
-from registry_pipeline.exports import eu_ai_act, export, iso_42001, nist_ai_rmf
+from registry_pipeline.exports import WRITERS, eu_ai_act, export, iso_42001, nist_ai_rmf
 from registry_pipeline.exports.evidence import NOT_HELD, TO_BE_PROVIDED
-from registry_pipeline.exports.snapshot import Snapshot, take_snapshot
 from registry_pipeline.service import Registry
+from registry_pipeline.store.snapshot import Snapshot, take_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -393,6 +394,17 @@ def test_exports_are_reachable_through_the_export_entry_point(
         result = export(registry, fmt, tmp_path / fmt)
         assert result["files"] == [str(tmp_path / fmt / f"{fmt}.{s}") for s in ("json", "md")]
         assert result["as_of"] == snap.as_of
+
+
+def test_every_exported_file_is_readable_by_everyone_it_is_shared_with(
+    snap: Snapshot, db_url: str, tmp_path: Path
+) -> None:
+    registry = Registry.open(db_url)
+    for fmt in WRITERS:
+        files = [Path(f) for f in export(registry, fmt, tmp_path / fmt)["files"]]
+        assert files, fmt
+        modes = {str(f): stat.S_IMODE(f.stat().st_mode) for f in files}
+        assert modes == dict.fromkeys(modes, 0o644), fmt
 
 
 def test_rollback_is_lifecycle_evidence(

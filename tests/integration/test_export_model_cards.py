@@ -10,8 +10,8 @@ from huggingface_hub import ModelCard
 
 from registry_pipeline.errors import NotFound
 from registry_pipeline.exports.model_cards import render_card, write_cards
-from registry_pipeline.exports.snapshot import Snapshot, take_snapshot
 from registry_pipeline.service import Registry
+from registry_pipeline.store.snapshot import Snapshot, take_snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -156,10 +156,13 @@ def test_auditor_views_flag_what_they_should(
         "approvals_due_for_review",
     ):
         assert inventory.query(published.root, f"SELECT * FROM {view}")[1] == [], view
+    # The approval behind the production holder is older than the review period (180
+    # days in the example policy); its production assignment itself is recent.
     raw_sql(
         db_url,
-        "UPDATE stage_assignments SET approved_by = '[]', effective_from = "
-        "'2020-01-01T00:00:00.000000Z' WHERE stage = 'production' AND effective_to IS NULL",
+        "UPDATE stage_assignments SET approved_by = '[]' "
+        "WHERE stage = 'production' AND effective_to IS NULL",
+        "UPDATE approvals SET created_at = '2020-01-01T00:00:00.000000Z'",
     )
     rebuilt = inventory.build(Registry.open(db_url), tmp_path / "inv")
     _, lonely = inventory.query(

@@ -925,6 +925,29 @@ def test_an_approval_older_than_review_every_days_is_due_and_no_longer_counts(
     assert stage_of(db_url, "chat-model@2") == "staging"
 
 
+@pytest.mark.parametrize(("days", "due"), [(31, True), (29, False)], ids=["31-days", "29-days"])
+def test_review_due_and_the_inventory_agree_on_how_old_an_approval_is(
+    run_cli: RunCli, db_url: str, tmp_path: Path, days: int, due: bool
+) -> None:
+    production = in_production(db_url, tmp_path)
+    # Only the approval ages: the version took production just now.
+    raw_sql(
+        db_url,
+        "UPDATE approvals SET created_at = :at WHERE request_id = :request",
+        at=days_ago(days),
+        request=production,
+    )
+    listed = [
+        (d["entry"], d["version"])
+        for d in ok(run_cli("review", "due", json=True)).json()["due"]
+        if d["what"] == "approval"
+    ]
+    rows = ok(
+        run_cli("sql", "SELECT entry, version FROM approvals_due_for_review", json=True)
+    ).json()["rows"]
+    assert listed == [tuple(r) for r in rows] == ([("chat-model", 1)] if due else [])
+
+
 def test_production_evals_older_than_max_eval_age_days_are_due(
     run_cli: RunCli, db_url: str, tmp_path: Path
 ) -> None:

@@ -299,6 +299,30 @@ def test_invalid_entry_name_is_an_error(tmp_path: Path) -> None:
     assert "invalid name" in str(load_error(path))
 
 
+def test_entry_name_with_two_dots_in_a_row_is_refused_like_everywhere_else(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "catalog.yaml", "entries:\n  a..b: {kind: dataset, owner: me}\n")
+    message = str(load_error(path))
+    assert message.startswith(f"{path}: entries.a..b")
+    assert "invalid name 'a..b'" in message
+
+
+def test_workload_and_reference_names_follow_the_entry_name_rule(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "catalog.yaml",
+        ENTRIES + "workloads:\n  chat..bot: {stack: bot}\n",
+    )
+    assert "invalid name 'chat..bot'" in str(load_error(path))
+    path = write(
+        tmp_path,
+        "catalog.yaml",
+        ENTRIES.replace("upstream: [base]", "upstream: [ba..se]"),
+    )
+    assert "invalid name 'ba..se'" in str(load_error(path))
+
+
 def test_unknown_upstream_entry_is_an_error(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -10,12 +10,27 @@ from pathlib import Path
 import pytest
 
 from registry_pipeline.catalog import load_catalog
+from registry_pipeline.core.ab_tests import ABDecision, ABResult, ConfidenceInterval, LiftKind
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, CatalogEntry, Policy, StageRule
 from registry_pipeline.core.evals import EvalResult, parse_threshold
-from registry_pipeline.core.gates import Gate, GateFacts, GateResult, blocking, evaluate_gates
+from registry_pipeline.core.gates import (
+    AB_MAX_P_VALUE,
+    Gate,
+    GateFacts,
+    GateResult,
+    blocking,
+    evaluate_gates,
+)
 from registry_pipeline.core.kinds import EntryKind
-from registry_pipeline.core.promotion import Approval, Decision, PromotionRequest, RequestStatus
+from registry_pipeline.core.promotion import (
+    Approval,
+    Decision,
+    DutyConflict,
+    PromotionRequest,
+    RequestStatus,
+    approval_problem,
+)
 from registry_pipeline.core.stages import Stage
 
 pytestmark = pytest.mark.unit
@@ -145,7 +160,7 @@ def make_facts(
     card: ModelCard | None = None,
     component_licenses: Mapping[str, str | None] | None = None,
     now: datetime = NOW,
-    ab_results: Sequence[Mapping[str, object]] = (),
+    ab_results: Sequence[ABResult] = (),
 ) -> GateFacts:
     return GateFacts(
         request=request or make_request(),
@@ -276,6 +291,34 @@ def test_requester_cannot_approve_own_request(catalog: Catalog) -> None:
     result = gate(catalog, facts, Gate.APPROVALS)
     assert not result.passed
     assert "alice@example.com requested it and cannot approve it" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("approver", "separate", "problem"),
+    [
+        (REQUESTER, False, DutyConflict.REQUESTER),
+        (REQUESTER, True, DutyConflict.REQUESTER),
+        ("erin@example.com", True, DutyConflict.REGISTRANT),
+        ("erin@example.com", False, None),
+        ("alice@example.com", True, None),
+    ],
+)
+def test_separation_of_duties_is_one_predicate(
+    approver: str, separate: bool, problem: DutyConflict | None
+) -> None:
+    policy = Policy(separate_registrant=separate)
+    found = approval_problem(
+        approver=approver, request=make_request(), registrant="erin@example.com", policy=policy
+    )
+    assert found is problem
+
+
+def test_registrant_cannot_approve_under_separate_registrant(catalog: Catalog) -> None:
+    policy = replace(catalog.policy, separate_registrant=True)
+    facts = replace(staging_facts([approve("alice@example.com")]), registrant="alice@example.com")
+    result = gate(replace(catalog, policy=policy), facts, Gate.APPROVALS)
+    assert not result.passed
+    assert "alice@example.com registered this version and cannot approve it" in result.detail
 
 
 def test_approval_from_someone_outside_the_policy_is_not_counted(catalog: Catalog) -> None:
@@ -658,18 +701,47 @@ def test_stage_without_license_list_allows_any_license(catalog: Catalog) -> None
 # --- ab_test ------------------------------------------------------------------------------
 
 
-def ab(**changes: object) -> dict[str, object]:
-    return {
+def ab(**changes: object) -> ABResult:
+    fields: dict[str, object] = {
         "experiment": "exp-1",
+        "entry": "support-lora",
         "treatment_version": 3,
         "control_version": 2,
+        "treatment_share": 0.5,
         "metric": "resolution_rate",
         "lift": 0.03,
+        "lift_kind": LiftKind.ABSOLUTE,
         "confidence_interval": {"low": 0.01, "high": 0.05},
         "p_value": 0.01,
         "decision": "ship",
+        "started_at": NOW - timedelta(days=14),
+        "ended_at": NOW - timedelta(days=1),
         **changes,
     }
+    interval = fields.pop("confidence_interval")
+    assert isinstance(interval, dict)
+    return ABResult(
+        confidence_interval=ConfidenceInterval(**interval),
+        decision=ABDecision(str(fields.pop("decision"))),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "win"),
+    [
+        ({}, True),
+        ({"p_value": 0.05}, True),
+        ({"p_value": 0.051}, False),
+        ({"decision": "hold"}, False),
+        ({"confidence_interval": {"low": 0.0, "high": 0.05}}, False),
+        ({"lift": -0.02, "confidence_interval": {"low": -0.03, "high": -0.01}}, True),
+    ],
+)
+def test_an_ab_result_is_a_win_when_shipped_clear_of_zero_and_significant(
+    changes: dict[str, object], win: bool
+) -> None:
+    assert ab(**changes).is_win(AB_MAX_P_VALUE) is win
 
 
 def require_ab(catalog: Catalog) -> Catalog:
@@ -696,7 +768,7 @@ def test_ab_gate_passes_when_no_win_is_required(catalog: Catalog) -> None:
     ],
 )
 def test_ab_gate_needs_a_shipped_significant_win_for_this_version(
-    catalog: Catalog, results: list[dict[str, object]], passed: bool
+    catalog: Catalog, results: list[ABResult], passed: bool
 ) -> None:
     facts = make_facts(request=make_request(version=3), ab_results=results)
     assert gate(require_ab(catalog), facts, Gate.AB_TEST).passed is passed

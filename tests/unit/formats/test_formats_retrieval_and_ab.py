@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from formats_helpers import SAMPLES, bad_input, sample, write_json
-from pydantic import ValidationError
 
-from registry_pipeline.formats import ABResult, detect, read_ab_result, read_index_manifest
+from registry_pipeline.core.ab_tests import ABDecision, ABResult
+from registry_pipeline.formats import detect, read_ab_result, read_index_manifest
 
 pytestmark = pytest.mark.unit
 
@@ -99,7 +100,8 @@ def test_ab_result() -> None:
         **AB,
         "ended_at": "2026-11-15T11:00:00Z",
     }
-    with pytest.raises(ValidationError):
+    assert result.decision is ABDecision.SHIP
+    with pytest.raises(FrozenInstanceError):
         setattr(result, "decision", "hold")  # noqa: B010 - frozen: must raise
 
 

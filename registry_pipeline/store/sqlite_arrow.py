@@ -6,7 +6,7 @@ descriptor in one drops the other's locks), which can corrupt a WAL database. So
 driver runs only here, in a child process that touches nothing else, and hands the
 tables back as Arrow IPC files.
 
-Usage: ``python -m registry_pipeline.exports.sqlite_arrow DATABASE OUT_DIR TABLE...``.
+Usage: ``python -m registry_pipeline.store.sqlite_arrow DATABASE OUT_DIR TABLE...``.
 Writes ``OUT_DIR/<table>.arrow`` and ``OUT_DIR/head.json`` (ledger head and catalog), all
 read in one transaction.
 """

@@ -1,24 +1,39 @@
-"""A consistent snapshot of the registry for the inventory and the compliance exports.
+"""A consistent snapshot of the registry for the compliance exports.
 
 Read in one transaction, so every table agrees with the ledger head it records. Rows are
-plain dicts (JSON-ready); times are the stored ISO 8601 UTC text. The ledger itself is not
-loaded here (it can be millions of rows): :func:`ledger_columns` streams it column-wise.
+plain dicts (JSON-ready, never driver rows); times are the stored ISO 8601 UTC text. Eval
+results are also given as core :class:`EvalResult` values, for the rules that judge them.
+The ledger itself is not loaded (it can be millions of rows).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
 from registry_pipeline.core.catalog import Catalog
-from registry_pipeline.service import Registry
-from registry_pipeline.store import loads, records, schema
+from registry_pipeline.core.evals import EvalResult
+from registry_pipeline.core.times import format_time
+from registry_pipeline.store import Store, loads, records, schema
 
 Row = dict[str, Any]
+
+
+class SnapshotSource(Protocol):
+    """What a snapshot is read from: a store and the catalog current in a transaction
+    (``Registry`` is one)."""
+
+    @property
+    def store(self) -> Store:
+        """The registry's store."""
+        ...
+
+    def catalog_in(self, conn: Connection) -> Catalog:
+        """The catalog current in the transaction of ``conn``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,12 +49,15 @@ class Snapshot:
     versions: list[Row]
     lineage: list[Row]
     evals: list[Row]
+    eval_results: list[EvalResult]
     cards: dict[tuple[str, int], Row]
     requests: list[Row]
     approvals: list[Row]
     gates: list[Row]
     stages: list[Row]
     _by_version: dict[tuple[str, int], Row] = field(default_factory=dict)
+    _upstream: dict[tuple[str, int], list[Row]] = field(default_factory=dict)
+    _results: dict[tuple[str, int], list[EvalResult]] = field(default_factory=dict)
 
     @property
     def as_of(self) -> dict[str, Any]:
@@ -61,11 +79,39 @@ class Snapshot:
 
     def upstream(self, entry: str, number: int) -> list[Row]:
         """Direct upstream edges of a version."""
-        return [e for e in self.lineage if e["entry"] == entry and e["version"] == number]
+        if not self._upstream:
+            self._upstream[("", 0)] = []
+            for e in self.lineage:
+                self._upstream.setdefault((e["entry"], e["version"]), []).append(e)
+        return self._upstream.get((entry, number), [])
+
+    def upstream_closure(self, entry: str, number: int) -> list[tuple[str, int]]:
+        """Every version ``entry@number`` is built from, transitively, each once, nearest
+        first (``(entry, version)`` pairs, the version itself excluded)."""
+        seen = {(entry, number)}
+        order: list[tuple[str, int]] = []
+        queue = [(entry, number)]
+        while queue:
+            current = queue.pop(0)
+            for e in self.upstream(*current):
+                key = (e["upstream_entry"], e["upstream_version"])
+                if key not in seen:
+                    seen.add(key)
+                    order.append(key)
+                    queue.append(key)
+        return order
 
     def evals_of(self, entry: str, number: int) -> list[Row]:
         """Eval results (one row per metric) of a version."""
         return [e for e in self.evals if e["entry"] == entry and e["version"] == number]
+
+    def eval_results_of(self, entry: str, number: int) -> list[EvalResult]:
+        """Eval results of a version as core values, oldest first."""
+        if not self._results:
+            self._results[("", 0)] = []
+            for r in self.eval_results:
+                self._results.setdefault((r.entry, r.version), []).append(r)
+        return self._results.get((entry, number), [])
 
     def history(self, entry: str) -> list[Row]:
         """Stage assignments of an entry, oldest first."""
@@ -85,12 +131,13 @@ class Snapshot:
         return stack, components
 
 
-def take_snapshot(registry: Registry) -> Snapshot:
+def take_snapshot(source: SnapshotSource) -> Snapshot:
     """Read the whole registry (but the ledger rows) in one read transaction."""
-    with registry.store.read() as conn:
-        catalog = registry.catalog_in(conn)
+    with source.store.read() as conn:
+        catalog = source.catalog_in(conn)
         catalog_row = records.latest_catalog(conn)
         head = records.ledger_head(conn)
+        results = records.all_eval_results(conn)
         return Snapshot(
             catalog=catalog,
             catalog_digest=catalog_row["digest"] if catalog_row else None,
@@ -104,7 +151,8 @@ def take_snapshot(registry: Registry) -> Snapshot:
                 schema.lineage,
                 rename={"number": "version", "upstream_number": "upstream_version"},
             ),
-            evals=_evals(conn),
+            evals=_metric_rows(results),
+            eval_results=results,
             cards=_cards(conn),
             requests=_rows(conn, schema.requests, rename={"number": "version"}),
             approvals=_approvals(conn),
@@ -168,22 +216,22 @@ def _versions(conn: Connection) -> list[Row]:
     return out
 
 
-def _evals(conn: Connection) -> list[Row]:
+def _metric_rows(results: list[EvalResult]) -> list[Row]:
     out = []
-    for r in conn.execute(select(schema.evals).order_by(schema.evals.c.id)).mappings():
-        for metric, value in sorted(loads(r["metrics"]).items()):
+    for r in results:
+        for metric, value in sorted(r.metrics.items()):
             out.append(
                 {
-                    "eval_id": r["id"],
-                    "entry": r["entry"],
-                    "version": r["number"],
-                    "suite": r["suite"],
-                    "suite_version": r["suite_number"],
+                    "eval_id": r.id,
+                    "entry": r.entry,
+                    "version": r.version,
+                    "suite": r.suite,
+                    "suite_version": r.suite_version,
                     "metric": metric,
                     "value": value,
-                    "produced_at": r["produced_at"],
-                    "recorded_at": r["recorded_at"],
-                    "recorded_by": r["recorded_by"],
+                    "produced_at": format_time(r.produced_at),
+                    "recorded_at": format_time(r.recorded_at),
+                    "recorded_by": r.recorded_by,
                 }
             )
     return out
@@ -239,38 +287,3 @@ def _stages(conn: Connection) -> list[Row]:
         }
         for r in conn.execute(query).mappings()
     ]
-
-
-LEDGER_COLUMNS = (
-    "seq",
-    "recorded_at",
-    "actor",
-    "action",
-    "subject",
-    "payload",
-    "prev_hash",
-    "hash",
-)
-
-
-def ledger_columns(
-    registry: Registry, *, up_to: int, batch: int = 100_000
-) -> Iterator[dict[str, list[Any]]]:
-    """The ledger up to seq ``up_to`` in column batches (``{column: values}``), fast: raw
-    driver cursors, no per-row objects beyond the driver's tuples."""
-    with registry.store.read() as conn:
-        last = 0
-        while last < up_to:
-            rows = conn.exec_driver_sql(
-                "SELECT seq, recorded_at, actor, action, subject, payload, prev_hash, hash "
-                "FROM ledger WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
-                if conn.dialect.name == "sqlite"
-                else "SELECT seq, recorded_at, actor, action, subject, payload, prev_hash, hash "
-                "FROM ledger WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
-                (last, up_to, batch),
-            ).fetchall()
-            if not rows:
-                return
-            columns = list(zip(*rows, strict=True))
-            yield {name: list(values) for name, values in zip(LEDGER_COLUMNS, columns, strict=True)}
-            last = rows[-1][0]

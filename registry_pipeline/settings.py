@@ -1,0 +1,157 @@
+"""Where the registry keeps its state and who is acting: every ``REGISTRY_*`` environment
+variable and every ``.registry/`` default, read in one place.
+
+Each function takes an explicit value first (a CLI option, a Dagster config field) and
+falls back to the environment, then to the default under ``.registry/`` in the current
+folder. Nothing here is read at import time, and this module imports only the standard
+library, so the CLI can use it before any heavy import.
+
+- ``REGISTRY_DATABASE_URL``: the registry store (``sqlite:///.registry/registry.db``);
+- ``REGISTRY_CATALOG``: catalog YAML file or folder (none: the catalog in the store);
+- ``REGISTRY_ACTOR``: who is acting (none: the OS user);
+- ``REGISTRY_DEPLOYMENTS``: deployment manifests (``.registry/deployments``);
+- ``REGISTRY_INVENTORY``: the published DuckDB inventory (``.registry/inventory``);
+- ``REGISTRY_EXPORTS``: the compliance exports (``.registry/exports``);
+- ``REGISTRY_LANDING``: training outputs to register (``.registry/landing``);
+- ``REGISTRY_HASH_CACHE``: the file-hash stat cache (``.registry/hash-cache.db``);
+- ``REGISTRY_SENSORS``: ``running`` starts the sensors with the code location;
+- ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (10);
+- ``REGISTRY_DEBUG``: set to anything, errors show their traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from registry_pipeline.errors import BadInput
+
+STATE_DIR = ".registry"
+DEFAULT_DATABASE_URL = f"sqlite:///{STATE_DIR}/registry.db"
+DEFAULT_DEPLOYMENTS = f"{STATE_DIR}/deployments"
+DEFAULT_INVENTORY = f"{STATE_DIR}/inventory"
+DEFAULT_EXPORTS = f"{STATE_DIR}/exports"
+DEFAULT_LANDING = f"{STATE_DIR}/landing"
+DEFAULT_HASH_CACHE = f"{STATE_DIR}/hash-cache.db"
+DEFAULT_SENSOR_INTERVAL = 10
+
+
+def _env(name: str, environ: Mapping[str, str] | None) -> str | None:
+    return (os.environ if environ is None else environ).get(name) or None
+
+
+def database_url(value: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+    """``value``, else ``REGISTRY_DATABASE_URL``, else ``sqlite:///.registry/registry.db``."""
+    return value or _env("REGISTRY_DATABASE_URL", environ) or DEFAULT_DATABASE_URL
+
+
+def catalog_path(
+    value: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """``value``, else ``REGISTRY_CATALOG``, else ``None`` (use the catalog in the store)."""
+    found = value or _env("REGISTRY_CATALOG", environ)
+    return Path(found) if found else None
+
+
+def actor(value: str | None = None, *, environ: Mapping[str, str] | None = None) -> str | None:
+    """``value``, else ``REGISTRY_ACTOR``, else ``None`` (the caller uses the OS user)."""
+    return value or _env("REGISTRY_ACTOR", environ)
+
+
+def deployments_root(
+    value: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``value``, else ``REGISTRY_DEPLOYMENTS``, else ``.registry/deployments``."""
+    return Path(value or _env("REGISTRY_DEPLOYMENTS", environ) or DEFAULT_DEPLOYMENTS)
+
+
+def inventory_root(
+    value: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``value``, else ``REGISTRY_INVENTORY``, else ``.registry/inventory``."""
+    return Path(value or _env("REGISTRY_INVENTORY", environ) or DEFAULT_INVENTORY)
+
+
+def exports_root(
+    value: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``value``, else ``REGISTRY_EXPORTS``, else ``.registry/exports``."""
+    return Path(value or _env("REGISTRY_EXPORTS", environ) or DEFAULT_EXPORTS)
+
+
+def landing_root(
+    value: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``value``, else ``REGISTRY_LANDING``, else ``.registry/landing``."""
+    return Path(value or _env("REGISTRY_LANDING", environ) or DEFAULT_LANDING)
+
+
+def hash_cache_path(
+    value: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``value``, else ``REGISTRY_HASH_CACHE``, else ``.registry/hash-cache.db``."""
+    return Path(value or _env("REGISTRY_HASH_CACHE", environ) or DEFAULT_HASH_CACHE)
+
+
+def sensors_running(*, environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``REGISTRY_SENSORS`` is ``running`` (any case)."""
+    return (_env("REGISTRY_SENSORS", environ) or "").lower() == "running"
+
+
+def sensor_interval(*, environ: Mapping[str, str] | None = None) -> int:
+    """``REGISTRY_SENSOR_INTERVAL`` in seconds (a positive integer), else 10.
+
+    Raises:
+        BadInput: the variable is set to something other than a positive integer.
+    """
+    text = _env("REGISTRY_SENSOR_INTERVAL", environ)
+    if text is None:
+        return DEFAULT_SENSOR_INTERVAL
+    if not text.strip().isdigit() or int(text) < 1:
+        raise BadInput(f"REGISTRY_SENSOR_INTERVAL={text!r}: use a whole number of seconds")
+    return int(text)
+
+
+def debug(*, environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``REGISTRY_DEBUG`` is set to anything: errors show their traceback."""
+    return _env("REGISTRY_DEBUG", environ) is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Environment:
+    """Every setting above, read once (for a composition root that wants them together)."""
+
+    database_url: str
+    catalog: Path | None
+    actor: str | None
+    deployments: Path
+    inventory: Path
+    exports: Path
+    landing: Path
+    hash_cache: Path
+    sensors_running: bool
+    sensor_interval: int
+    debug: bool
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        """Read every setting from ``environ`` (default: the process environment).
+
+        Raises:
+            BadInput: ``REGISTRY_SENSOR_INTERVAL`` is not a positive integer.
+        """
+        return cls(
+            database_url=database_url(environ=environ),
+            catalog=catalog_path(environ=environ),
+            actor=actor(environ=environ),
+            deployments=deployments_root(environ=environ),
+            inventory=inventory_root(environ=environ),
+            exports=exports_root(environ=environ),
+            landing=landing_root(environ=environ),
+            hash_cache=hash_cache_path(environ=environ),
+            sensors_running=sensors_running(environ=environ),
+            sensor_interval=sensor_interval(environ=environ),
+            debug=debug(environ=environ),
+        )
