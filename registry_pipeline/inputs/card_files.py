@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from registry_pipeline.core.cards import MAX_FIELD_CHARS, check_card_fields
-from registry_pipeline.inputs.documents import parse_yaml
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats._common import json_safe
 from registry_pipeline.formats.huggingface import split_card
+from registry_pipeline.inputs.documents import parse_yaml
 from registry_pipeline.inputs.text_files import read_input_text
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})

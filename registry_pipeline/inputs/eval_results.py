@@ -28,10 +28,10 @@ from typing import Any
 
 from registry_pipeline.core.evals import check_metrics
 from registry_pipeline.core.times import parse_instant
-from registry_pipeline.inputs.documents import parse_yaml
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats.lm_eval import SOURCE as LM_EVAL
 from registry_pipeline.formats.lm_eval import parse_lm_eval
+from registry_pipeline.inputs.documents import parse_yaml
 from registry_pipeline.inputs.text_files import read_input_text
 
 REGISTRY_KEYS = ("metrics", "produced_at", "details")
