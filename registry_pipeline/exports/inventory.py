@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from registry_pipeline.catalog import catalog_from_document
 from registry_pipeline.core import review
-from registry_pipeline.core.catalog import Catalog
+from registry_pipeline.core.catalog import Catalog, StageRule
 from registry_pipeline.core.promotion import Decision
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.core.times import format_time, parse_stored
@@ -257,12 +257,16 @@ def review_table(raw: Raw) -> pa.Table:
         if a["decision"] == Decision.APPROVE:
             approvals[a["request_id"]].append(parse_stored(a["created_at"]))
     catalog = raw.catalog
+    rules: dict[str, StageRule] = {}
     rows = []
     assignments = raw.tables["stage_assignments"]
     for s in _column_rows(assignments, "id", "entry", "stage", "effective_from", "request_id"):
         if s["stage"] != Stage.PRODUCTION or s["entry"] not in catalog.entries:
             continue
-        rule = catalog.policy.rule_for(Stage.PRODUCTION, catalog.risk_class(s["entry"]))
+        rule = rules.get(s["entry"])
+        if rule is None:
+            risk = catalog.risk_class(s["entry"])
+            rule = rules[s["entry"]] = catalog.policy.rule_for(Stage.PRODUCTION, risk)
         approved = review.approved_at(
             since=parse_stored(s["effective_from"]),
             approvals=approvals.get(s["request_id"], []),
