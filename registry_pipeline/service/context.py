@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from registry_pipeline.catalog import catalog_from_document
-from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
+from registry_pipeline.catalog import ROLE_KEYS, catalog_from_document, granting_keys
+from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation, Role
 from registry_pipeline.errors import Refused
 from registry_pipeline.store import Store, catalogs
 
@@ -57,9 +57,21 @@ class Context:
             return
         allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
         held = catalog.roles(self.actor, entry)
+        keys = granting_keys(catalog, operation, entry)
+        owner_key = ROLE_KEYS[Role.OWNER].format(entry=entry)
+        lists = [k for k in keys if k != owner_key]
+        grants = []
+        if lists:
+            either = f"{', '.join(lists[:-1])} or {lists[-1]}" if len(lists) > 1 else lists[0]
+            grants.append(f"add {self.actor} to {either}")
+        if owner_key in keys:
+            grants.append(
+                f"make {self.actor} the owner ({owner_key}, now {catalog.entry(entry).owner})"
+            )
         raise Refused(
             f"{self.actor} may not {operation} for {entry}: that needs "
             f"{' or '.join(sorted(allowed))} (policy.permissions.{operation}); "
-            f"{self.actor} is {', '.join(sorted(held)) or 'not named in the policy or catalog'}",
+            f"{self.actor} is {', '.join(sorted(held)) or 'not named in the policy or catalog'}"
+            + (f"; to grant it, {', or '.join(grants)}" if grants else ""),
             entry=entry,
         )
