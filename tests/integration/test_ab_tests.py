@@ -95,8 +95,10 @@ def test_a_required_win_blocks_until_the_treatment_wins(
 def test_show_lists_each_result_as_recorded_with_who_recorded_it_and_when(
     two_versions: Registry,
 ) -> None:
-    recorded = two_versions.ingest_ab(_result(lift=0, confidence_interval={"low": -1, "high": 1}))
-    (shown,) = two_versions.show("support-bot@2")["ab_tests"]
+    recorded = two_versions.ingest_ab(
+        _result(lift=0, confidence_interval={"low": -1, "high": 1})
+    ).to_dict()
+    (shown,) = two_versions.show("support-bot@2").to_dict()["ab_tests"]
     assert list(shown) == [*sorted(recorded), "recorded_at", "recorded_by"]
     assert list(shown["confidence_interval"]) == ["high", "level", "low"]
     assert (
@@ -109,7 +111,9 @@ def test_show_lists_each_result_as_recorded_with_who_recorded_it_and_when(
     )
     assert shown["recorded_by"] == "support-ml@example.com"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", shown["recorded_at"])
-    assert json.dumps(shown) == json.dumps(two_versions.show("support-bot@1")["ab_tests"][0])
+    assert json.dumps(shown) == json.dumps(
+        two_versions.show("support-bot@1").to_dict()["ab_tests"][0]
+    )
 
 
 def test_evidence_is_appended_never_replaced(two_versions: Registry) -> None:
