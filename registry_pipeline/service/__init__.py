@@ -41,7 +41,7 @@ from registry_pipeline.core.provider import (
     DEPRECATION_NOTICE_DAYS,
     ProviderPin,
     deprecation_problem,
-    floating_problem,
+    registration_warnings,
 )
 from registry_pipeline.core.refs import ExactRef, VersionRef, parse_exact, parse_ref
 from registry_pipeline.core.stages import (
@@ -447,12 +447,7 @@ class Registry:
         warnings = [*detected.warnings, *notes["warnings"]]
         pin = ProviderPin.from_format(facts)
         if pin is not None:
-            today = datetime.now(UTC).date()
-            floating, ending = floating_problem(pin), deprecation_problem(pin, today)
-            if floating:
-                warnings.append(f"{floating}; promotion to production will be refused")
-            if ending:
-                warnings.append(f"{ending}; plan the move to a newer snapshot")
+            warnings += registration_warnings(pin, datetime.now(UTC).date())
         if result.created:
             warnings += self._ingest_reported_evals(catalog, result, detected.evals)
         return Registered(
@@ -1318,8 +1313,9 @@ class Registry:
         )
 
     def readiness(self, ref: str, *, target: str = "production") -> list[GateResult]:
-        """The evidence gates (evals, card, license) of version ``ref`` for ``target``, as a
-        promotion to ``target`` would see them now. The Dagster asset checks use this."""
+        """The evidence gates (evals, card, license, and for provider models the pinned
+        snapshot) of version ``ref`` for ``target``, as a promotion to ``target`` would see
+        them now. The Dagster asset checks use this."""
         parsed = parse_ref(ref)
         stage = parse_stage(target)
         with self.store.read() as conn:
