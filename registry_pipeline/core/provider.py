@@ -103,15 +103,33 @@ def deprecation_problem(
         return None
     when = pin.deprecation_date.isoformat() if pin.deprecation_date else ""
     if left < 0:
-        return f"{pin.model_id} {pin.snapshot} was deprecated on {when}, {-left} days ago"
+        return f"{pin.model_id} {pin.snapshot} was deprecated on {when}, {_days(-left)} ago"
     if left == 0:
         return f"{pin.model_id} {pin.snapshot} is deprecated today ({when})"
     return (
-        f"{pin.model_id} {pin.snapshot} is deprecated on {when}, in {left} days "
-        f"(notice period {notice_days} days)"
+        f"{pin.model_id} {pin.snapshot} is deprecated on {when}, in {_days(left)} "
+        f"(notice period {_days(notice_days)})"
     )
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
 
 
 def pin_problems(pin: ProviderPin, today: date) -> list[str]:
     """Every reason ``pin`` should not serve production on ``today``."""
     return [p for p in (floating_problem(pin), deprecation_problem(pin, today)) if p]
+
+
+def registration_warnings(pin: ProviderPin, today: date) -> list[str]:
+    """What registering a version pinning ``pin`` on ``today`` should warn about: a floating
+    snapshot (production refuses it) and a deprecation date past or within the notice
+    period."""
+    warnings = []
+    floating = floating_problem(pin)
+    if floating:
+        warnings.append(f"{floating}; promotion to production will be refused")
+    ending = deprecation_problem(pin, today)
+    if ending:
+        warnings.append(f"{ending}; plan the move to a newer snapshot")
+    return warnings

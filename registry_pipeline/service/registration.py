@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from registry_pipeline.core.catalog import Catalog, Operation
 from registry_pipeline.core.digests import HEX64, digest_of_document
 from registry_pipeline.core.kinds import EntryKind, check_name
-from registry_pipeline.core.provider import ProviderPin, deprecation_problem, floating_problem
+from registry_pipeline.core.provider import ProviderPin, registration_warnings
 from registry_pipeline.core.refs import ExactRef, parse_exact
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, Conflict
@@ -204,15 +204,9 @@ def _ingest_reported_evals(
 
 def provider_warnings(facts: Mapping[str, Any]) -> list[str]:
     """What a newcomer must hear when a provider model pins nothing that runs, or a snapshot
-    the provider retires soon."""
+    the provider retires soon (:func:`registry_pipeline.core.provider.registration_warnings`)."""
     pin = ProviderPin.from_format(facts)
-    if pin is None:
-        return []
-    floating, ending = floating_problem(pin), deprecation_problem(pin, datetime.now(UTC).date())
-    warnings = [f"{floating}; promotion to production will be refused"] if floating else []
-    if ending:
-        warnings.append(f"{ending}; plan the move to a newer snapshot")
-    return warnings
+    return registration_warnings(pin, datetime.now(UTC).date()) if pin is not None else []
 
 
 def register_stack(ctx: Context, stack: str, pins: Sequence[str]) -> Registered:

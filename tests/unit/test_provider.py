@@ -19,6 +19,7 @@ from registry_pipeline.core.provider import (
     deprecation_problem,
     floating_problem,
     pin_problems,
+    registration_warnings,
 )
 from registry_pipeline.core.stages import Stage
 
@@ -136,6 +137,16 @@ def test_beyond_the_notice_period_is_fine() -> None:
 def test_pin_problems_lists_floating_and_deprecation() -> None:
     pin = replace(PINNED, snapshot="latest", deprecation_date=TODAY - timedelta(days=1))
     assert len(pin_problems(pin, TODAY)) == 2
+
+
+def test_registration_warns_of_each_problem_and_says_what_follows() -> None:
+    assert registration_warnings(PINNED, TODAY) == []
+    pin = replace(PINNED, snapshot="latest", deprecation_date=TODAY - timedelta(days=1))
+    floating, ending = registration_warnings(pin, TODAY)
+    assert floating.endswith("; promotion to production will be refused")
+    assert ending == (
+        "gpt-4o latest was deprecated on 2026-11-30, 1 day ago; plan the move to a newer snapshot"
+    )
 
 
 # --- the provider_snapshot gate ------------------------------------------------------------
