@@ -104,3 +104,15 @@ def test_no_module_is_over_600_lines_without_a_reason() -> None:
         if len(p.read_text(encoding="utf-8").splitlines()) > 600
     }
     assert long - set(LARGE_MODULES) == set()
+
+
+def test_test_module_basenames_are_unique() -> None:
+    # pytest's default import mode imports test modules by basename: two files with the same
+    # name in different folders break collection on a clean checkout (no __pycache__).
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen[path.name] = path
+    assert not clashes, clashes
