@@ -10,6 +10,7 @@ from registry_pipeline.core.errors import (
     Refused,
     RegistryError,
     SourceError,
+    Step,
     StoreUnavailable,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "Refused",
     "RegistryError",
     "SourceError",
+    "Step",
     "StoreUnavailable",
 ]

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from registry_pipeline.core.digests import canonical_json
-from registry_pipeline.errors import BadInput
+from registry_pipeline.errors import BadInput, Step
 
 
 def generate(path: Path) -> str:
@@ -62,13 +62,10 @@ def load_private(path: Path) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         raise BadInput(
-            f"{str(path)!r} is not an unencrypted PEM private key; "
-            "make one with `registry keys generate`"
+            f"{str(path)!r} is not an unencrypted PEM private key", step=Step.MAKE_KEY
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise BadInput(
-            f"{str(path)!r} is not an Ed25519 key; make one with `registry keys generate`"
-        )
+        raise BadInput(f"{str(path)!r} is not an Ed25519 key", step=Step.MAKE_KEY)
     return key
 
 

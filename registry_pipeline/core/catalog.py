@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from registry_pipeline.core.errors import BadInput, NotFound
+from registry_pipeline.core.errors import BadInput, NotFound, Step
 from registry_pipeline.core.evals import Threshold
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
@@ -191,7 +191,7 @@ class Catalog:
             raise NotFound(
                 f"unknown entry {name!r}",
                 entry=name,
-                hint="declare it in the catalog and run `registry init --catalog PATH`",
+                step=Step.DECLARE_ENTRY,
             ) from None
 
     def workload(self, name: str) -> Workload:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry_pipeline.core.errors import BadInput
+from registry_pipeline.core.errors import BadInput, Step
 
 MAX_ACTOR = 256
 MAX_REASON = 2000
@@ -31,7 +31,7 @@ def check_reason(reason: str) -> str:
         BadInput: empty, too long, or with control characters.
     """
     if not reason or not reason.strip():
-        raise BadInput("a reason is required", hint="say why with --reason TEXT")
+        raise BadInput("a reason is required", step=Step.GIVE_REASON)
     if len(reason) > MAX_REASON:
         raise BadInput(f"the reason is over {MAX_REASON} characters; shorten it")
     if any(ord(c) < 32 and c not in "\t" for c in reason):

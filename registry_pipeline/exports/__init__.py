@@ -11,7 +11,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry_pipeline.errors import BadInput
+from registry_pipeline.errors import BadInput, Step
 
 if TYPE_CHECKING:
     from registry_pipeline.service import Registry
@@ -40,7 +40,7 @@ def export(registry: Registry, fmt: str, out: str | Path) -> dict[str, Any]:
         raise BadInput(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     target = Path(out)
     if target.exists() and not target.is_dir():
-        raise BadInput(f"--out {str(target)!r} is a file; pass a folder")
+        raise BadInput(f"{str(target)!r} is a file", step=Step.OUT_IS_A_FOLDER)
     if fmt == "inventory":
         from registry_pipeline.exports import inventory
 

@@ -30,7 +30,7 @@ from registry_pipeline.core.catalog import Catalog, StageRule
 from registry_pipeline.core.promotion import Decision
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.core.times import format_time, parse_stored
-from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.errors import BadInput, NotFound, Step
 from registry_pipeline.service import Registry
 from registry_pipeline.settings import inventory_root as inventory_root
 from registry_pipeline.store.arrow import dump_tables
@@ -132,7 +132,7 @@ def current_database(root: Path) -> Path:
     if not database.exists():
         raise NotFound(
             f"no inventory published under {root}",
-            hint="build one with `registry export inventory --out DIR` (or run any `registry sql`)",
+            step=Step.BUILD_INVENTORY,
         )
     return database
 
@@ -143,6 +143,13 @@ def published_seq(root: Path) -> int | None:
         return int(json.loads((root / "current" / "as_of.json").read_text())["ledger_seq"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def ensure_current(registry: Registry, root: Path) -> Path:
+    """The published inventory under ``root``, rebuilt first if the ledger moved since."""
+    if published_seq(root) != registry.ledger_head().seq:
+        build(registry, root)
+    return root
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

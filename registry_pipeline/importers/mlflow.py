@@ -46,7 +46,7 @@ import yaml
 from registry_pipeline.core.digests import digest_of_document
 from registry_pipeline.core.kinds import EntryKind, check_name, parse_kind
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.errors import BadInput, NotFound, SourceError, StoreUnavailable
+from registry_pipeline.errors import BadInput, NotFound, SourceError, Step, StoreUnavailable
 from registry_pipeline.sources import read_source
 from registry_pipeline.store import versions as stored_versions
 
@@ -180,8 +180,8 @@ def entry_name(mlflow_name: str) -> str:
         return check_name(name)
     except BadInput:
         raise BadInput(
-            f"MLflow model {mlflow_name!r} maps to no valid entry name; rename it in MLflow "
-            "or leave it out with --model"
+            f"MLflow model {mlflow_name!r} maps to no valid entry name",
+            step=Step.SELECT_MODELS,
         ) from None
 
 
@@ -214,10 +214,7 @@ def import_mlflow(
         raise BadInput(
             f"{len(missing)} MLflow model(s) have no catalog entry: {listed}; the catalog is "
             "reviewed code, so the importer never creates entries",
-            hint=(
-                "run again with --write-catalog PATH to draft the missing entries, review "
-                "and add them to the catalog, then `registry init --catalog CATALOG`"
-            ),
+            step=Step.DRAFT_CATALOG,
         )
     stacks = [m for m in found[0] if catalog.entries[m.entry].kind is EntryKind.STACK]
     if stacks:
@@ -390,8 +387,8 @@ def _discover(ml: _Mlflow, wanted: Sequence[str] | None) -> tuple[list[_Model], 
         entry = entry_name(model.name)
         if entry in by_entry:
             raise BadInput(
-                f"MLflow models {by_entry[entry]!r} and {model.name!r} both map to entry "
-                f"{entry}; import them one at a time with --model after renaming one"
+                f"MLflow models {by_entry[entry]!r} and {model.name!r} both map to entry {entry}",
+                step=Step.SELECT_MODELS,
             )
         by_entry[entry] = model.name
         found.append(_Model(model.name, entry, model, _versions(ml, model.name)))

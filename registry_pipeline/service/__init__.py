@@ -35,7 +35,6 @@ from registry_pipeline.service import (
     registration,
 )
 from registry_pipeline.service.context import Context, default_actor
-from registry_pipeline.service.evidence import read_document
 from registry_pipeline.service.results import (
     ABRecorded,
     Anchor,
@@ -67,7 +66,6 @@ __all__ = [
     "check_actor",
     "check_reason",
     "default_actor",
-    "read_document",
 ]
 
 

@@ -19,7 +19,7 @@ from registry_pipeline.core.promotion import (
     approval_problem,
 )
 from registry_pipeline.core.times import format_time
-from registry_pipeline.errors import Conflict, Refused
+from registry_pipeline.errors import Conflict, Refused, Step
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import Decided, Withdrawn
 from registry_pipeline.store import promotions, versions
@@ -144,8 +144,8 @@ def _check_signature(
             entry=req.entry,
             version=req.version,
             stage=req.target,
-            hint=f"approve again with --key KEYFILE (the key whose public half is "
-            f"policy.approver_keys[{approver}])",
+            step=Step.SIGN_APPROVAL,
+            about={"approver": approver},
         )
     if public is None or not signatures.verify(public, payload, signature):
         raise Refused(

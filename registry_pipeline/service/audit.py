@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from registry_pipeline.core.digests import HEX64
 from registry_pipeline.core.ledger import LedgerEvent, verify_chain
-from registry_pipeline.errors import BadInput
+from registry_pipeline.errors import BadInput, Step
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import Anchor, AnchorCheck, LedgerVerdict
 from registry_pipeline.store import ledger
@@ -79,7 +79,5 @@ def parse_anchor(text: str) -> tuple[int | None, str]:
     """
     seq, _, digest = text.strip().rpartition(":")
     if not HEX64.fullmatch(digest) or (seq and not seq.isdigit()):
-        raise BadInput(
-            f"invalid anchor {text!r}: use SEQ:HASH as printed by `registry audit anchor`"
-        )
+        raise BadInput(f"invalid anchor {text!r}", step=Step.ANCHOR_FORMAT)
     return (int(seq) if seq else None), digest

@@ -13,25 +13,11 @@ from registry_pipeline.core.refs import parse_exact
 from registry_pipeline.core.times import format_time
 from registry_pipeline.errors import BadInput, Conflict
 from registry_pipeline.inputs.card_files import card_from_mapping, read_card_file
-from registry_pipeline.inputs.documents import read_yaml
 from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import ABRecorded, CardSet, EvalRecorded
 from registry_pipeline.store import dumps, versions
 from registry_pipeline.store import evidence as stored
-
-MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
-
-
-def read_document(path: str | Path, *, what: str) -> Any:
-    """Read a YAML or JSON document the user passed as a file.
-
-    Raises:
-        BadInput: unreadable, too large, not UTF-8 text, or malformed.
-        NotFound: the file does not exist.
-    """
-    file = Path(path)
-    return read_yaml(file, where=f"{what} {str(file)!r}", limit=MAX_DOCUMENT_BYTES)
 
 
 def ingest_evals(
@@ -61,7 +47,9 @@ def ingest_evals(
         ctx.require(catalog, Operation.EVIDENCE, target.entry)
         suite_spec = catalog.entry(suite_ref.entry)
         if suite_spec.kind is not EntryKind.EVAL_SUITE:
-            raise BadInput(f"--suite {suite}: {suite_ref.entry} is a {suite_spec.kind}")
+            raise BadInput(
+                f"suite {suite}: {suite_ref.entry} is a {suite_spec.kind}, not an eval suite"
+            )
         versions.version(tx.conn, target.entry, target.version)
         versions.version(tx.conn, suite_ref.entry, suite_ref.version)
         produced_at = produced or tx.now

@@ -33,7 +33,7 @@ from registry_pipeline.core.stages import (
     transition_problem,
 )
 from registry_pipeline.core.times import format_time
-from registry_pipeline.errors import BadInput, Conflict, GateRefused, NotFound, Refused
+from registry_pipeline.errors import BadInput, Conflict, GateRefused, NotFound, Refused, Step
 from registry_pipeline.service import deployments
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.queries import resolve_ref
@@ -67,9 +67,10 @@ def request_promotion(ctx: Context, ref: str, *, to: str, reason: str) -> Promot
         duplicate = promotions.pending_for(tx.conn, target.entry, target.version, stage)
         if duplicate is not None:
             raise Conflict(
-                f"request {duplicate} already asks for {target} -> {stage}; "
-                f"see `registry gates {duplicate}`",
+                f"request {duplicate} already asks for {target} -> {stage}",
                 entry=target.entry,
+                step=Step.SEE_GATES,
+                about={"request": duplicate},
             )
         request_id = promotions.insert_request(
             tx.conn,

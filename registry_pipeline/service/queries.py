@@ -19,7 +19,7 @@ from registry_pipeline.core.refs import VersionRef, parse_exact, parse_ref
 from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES, Stage, parse_stage
 from registry_pipeline.core.times import format_time, parse_instant, parse_stored
 from registry_pipeline.core.versions import Version
-from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.errors import BadInput, NotFound, Step
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import (
     AsOf,
@@ -61,7 +61,7 @@ def resolve_ref(conn: Connection, catalog: Catalog, ref: VersionRef) -> Version:
         raise NotFound(
             f"{ref.entry} has no versions yet",
             entry=ref.entry,
-            hint=f"register one with `registry register {ref.entry} SOURCE`",
+            step=Step.REGISTER_VERSION,
         )
     return versions.version(conn, ref.entry, latest)
 
@@ -222,7 +222,7 @@ def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) ->
         NotFound: unknown workload, or no production stack at that instant.
     """
     check_name(workload, what="workload name")
-    instant = at if isinstance(at, datetime) else parse_instant(at, what="--at") if at else None
+    instant = at if isinstance(at, datetime) else parse_instant(at, what="instant") if at else None
     with ctx.store.read() as conn:
         spec = ctx.catalog(conn).workload(workload)
         head = ledger.head(conn)

@@ -15,7 +15,7 @@ from registry_pipeline.core.kinds import EntryKind, check_name
 from registry_pipeline.core.provider import ProviderPin, registration_warnings
 from registry_pipeline.core.refs import ExactRef, parse_exact
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.errors import BadInput, Conflict
+from registry_pipeline.errors import BadInput, Conflict, Step
 from registry_pipeline.hashcache import HashCache
 from registry_pipeline.service import evidence, pipeline
 from registry_pipeline.service.context import Context
@@ -49,10 +49,7 @@ def register(
         catalog = ctx.catalog(conn)
     spec = catalog.entry(entry)
     if spec.kind is EntryKind.STACK:
-        raise BadInput(
-            f"{entry} is a stack; register it with --pin ENTRY@VERSION for each component",
-            entry=entry,
-        )
+        raise BadInput(f"{entry} is a stack", entry=entry, step=Step.STACK_PINS)
     from registry_pipeline.formats import detect
 
     pins = [parse_exact(p) for p in upstream]
@@ -220,7 +217,7 @@ def register_stack(ctx: Context, stack: str, pins: Sequence[str]) -> Registered:
     with ctx.store.read() as conn:
         spec = ctx.catalog(conn).entry(stack)
         if spec.kind is not EntryKind.STACK:
-            raise BadInput(f"{stack} is a {spec.kind}, not a stack; --pin is for stacks")
+            raise BadInput(f"{stack} is a {spec.kind}, not a stack", step=Step.PINS_ARE_FOR_STACKS)
         refs = [parse_exact(p) for p in pins]
         check_pins(stack, "components", spec.components, refs)
         components = [
@@ -410,8 +407,8 @@ def check_pins(entry: str, key: str, declared: Sequence[str], pins: Sequence[Exa
         )
     missing = sorted(set(declared) - set(names))
     if missing:
-        flag = "--pin" if key == "components" else "--upstream"
         raise BadInput(
-            f"{entry}: pin the exact version of {', '.join(missing)} ({flag} ENTRY@VERSION)",
+            f"{entry}: no exact version given for {', '.join(missing)}",
             entry=entry,
+            step=Step.PIN_COMPONENTS if key == "components" else Step.PIN_UPSTREAM,
         )

@@ -20,7 +20,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from registry_pipeline.core.digests import canonical_json
 from registry_pipeline.core.ledger import GENESIS, LedgerEvent, seal
 from registry_pipeline.core.times import format_time, parse_stored
-from registry_pipeline.errors import BadInput, Conflict, NotFound, RegistryError, StoreUnavailable
+from registry_pipeline.errors import (
+    BadInput,
+    Conflict,
+    NotFound,
+    RegistryError,
+    Step,
+    StoreUnavailable,
+)
 from registry_pipeline.store import migrations, schema
 from registry_pipeline.store.engine import WRITE, make_engine
 
@@ -106,17 +113,15 @@ class Store:
         with store.translate(), engine.connect() as conn:
             version = migrations.current_version(conn)
         if version == 0:
-            raise NotFound(
-                f"{url} holds no registry", hint="run `registry init --catalog PATH` first"
-            )
+            raise NotFound(f"{url} holds no registry", step=Step.INIT)
         if version > migrations.LATEST:
             raise BadInput(
                 f"{url} was written by a newer registry (schema {version}); upgrade this program"
             )
         if version < migrations.LATEST:
             raise BadInput(
-                f"{url} has schema {version}, this program needs {migrations.LATEST}; "
-                "run `registry db upgrade`"
+                f"{url} has schema {version}, this program needs {migrations.LATEST}",
+                step=Step.UPGRADE_SCHEMA,
             )
         return store
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from registry_pipeline.errors import BadInput, NotFound
+from registry_pipeline.errors import BadInput, NotFound, Step
 from registry_pipeline.settings import DEFAULT_DATABASE_URL
 
 DEFAULT_URL = DEFAULT_DATABASE_URL
@@ -57,7 +57,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         if not create:
             raise NotFound(
                 f"no registry database at {str(path)!r}",
-                hint="run `registry init --catalog PATH` here, or pass --database",
+                step=Step.INIT_HERE,
             )
         path.parent.mkdir(parents=True, exist_ok=True)
     # A pooled connection stays open between operations: closing the last connection to

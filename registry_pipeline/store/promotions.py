@@ -10,7 +10,7 @@ from registry_pipeline.core.gates import GateResult
 from registry_pipeline.core.promotion import Approval, Decision, PromotionRequest, RequestStatus
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.core.times import parse_stored
-from registry_pipeline.errors import NotFound
+from registry_pipeline.errors import NotFound, Step
 from registry_pipeline.store import schema
 
 MAX_ID = 2**63 - 1
@@ -36,7 +36,7 @@ def request(conn: Connection, request_id: int, *, lock: bool = False) -> Promoti
     if not 1 <= request_id <= MAX_ID:
         raise NotFound(
             f"no promotion request {request_id}",
-            hint="request ids are positive numbers printed by `registry promote`",
+            step=Step.REQUEST_IDS,
         )
     t = schema.requests
     query = select(t).where(t.c.id == request_id)
@@ -44,7 +44,7 @@ def request(conn: Connection, request_id: int, *, lock: bool = False) -> Promoti
     if row is None:
         raise NotFound(
             f"no promotion request {request_id}",
-            hint="`registry promote ENTRY@VERSION --to STAGE` opens one",
+            step=Step.OPEN_REQUEST,
         )
     return _request(row)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import raw_rows, raw_sql
 
-from registry_pipeline.errors import BadInput, Conflict, NotFound, Refused
+from registry_pipeline.errors import BadInput, Conflict, NotFound, Refused, Step
 from registry_pipeline.service import Registry
 from registry_pipeline.store import Store, migrations
 from registry_pipeline.store.engine import make_engine
@@ -48,8 +48,9 @@ def test_an_old_schema_is_upgraded_in_place(db_url: str) -> None:
         "ALTER TABLE cards DROP COLUMN front_matter",
         "DELETE FROM schema_migrations WHERE version >= 2",
     )
-    with pytest.raises(BadInput, match="registry db upgrade"):
+    with pytest.raises(BadInput, match="this program needs") as info:
         Registry.open(db_url)
+    assert info.value.step is Step.UPGRADE_SCHEMA
     applied = Store(make_engine(db_url), db_url).upgrade()
     assert [m.version for m in applied] == [2, 3]
     assert Registry.open(db_url).verify().ok

