@@ -43,8 +43,8 @@ NEXT_STEPS: dict[Step, str] = {
     ),
     Step.STACK_PINS: "register it with --pin ENTRY@VERSION for each component",
     Step.PINS_ARE_FOR_STACKS: "--pin is for stacks",
-    Step.PIN_COMPONENTS: "pin each with --pin ENTRY@VERSION",
-    Step.PIN_UPSTREAM: "pin each with --upstream ENTRY@VERSION",
+    Step.PIN_COMPONENTS: "(--pin ENTRY@VERSION)",
+    Step.PIN_UPSTREAM: "(--upstream ENTRY@VERSION)",
     Step.ANCHOR_FORMAT: "use SEQ:HASH as printed by `registry audit anchor`",
     Step.MAKE_KEY: "make one with `registry keys generate`",
     Step.BUILD_INVENTORY: (
@@ -77,7 +77,7 @@ def line(error: RegistryError) -> str:
     words = NEXT_STEPS[error.step].format(
         entry=error.entry, version=error.version, stage=error.stage, **error.about
     )
-    return f"{text}; {words}"
+    return f"{text} {words}" if words.startswith("(") else f"{text}; {words}"
 
 
 def document(error: RegistryError) -> dict[str, Any]:

@@ -483,6 +483,18 @@ def _prune(builds: Path, *, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+SANDBOX = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+"""DuckDB settings of a query connection: the inventory's own tables only. No file, URL or
+other database is read or written (``COPY ... TO``, ``read_csv``, ``ATTACH``), no extension
+is installed or loaded, and the query cannot ``SET`` any of this back."""
+
+
 def query(
     root: Path, sql: str, params: Iterable[Any] = ()
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -495,7 +507,7 @@ def query(
     if not sql.strip():
         raise BadInput('empty SQL; pass a query, e.g. "SELECT * FROM production_now"')
     database = current_database(root)
-    db = duckdb.connect(str(database), read_only=True)
+    db = duckdb.connect(str(database), read_only=True, config=dict(SANDBOX))
     try:
         cursor = db.execute(sql, list(params))
         if cursor is None or cursor.description is None:

@@ -408,7 +408,7 @@ def check_pins(entry: str, key: str, declared: Sequence[str], pins: Sequence[Exa
     missing = sorted(set(declared) - set(names))
     if missing:
         raise BadInput(
-            f"{entry}: no exact version given for {', '.join(missing)}",
+            f"{entry}: pin the exact version of {', '.join(missing)}",
             entry=entry,
             step=Step.PIN_COMPONENTS if key == "components" else Step.PIN_UPSTREAM,
         )

@@ -253,3 +253,34 @@ def test_cli_sql_rebuilds_when_the_ledger_moved(
     exported = run_cli("export", "inventory", "--out", str(tmp_path / "out"), json=True)
     assert exported.code == 0, exported.stderr
     assert Path(exported.json()["files"][0]).exists()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (SELECT 1 AS x) TO '{out}' (FORMAT CSV)",
+        "SELECT * FROM read_csv('{secret}')",
+        "SELECT * FROM read_text('{secret}')",
+        "ATTACH '{out}.db' AS other",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "SELECT * FROM glob('{secret_dir}/*')",
+    ],
+)
+def test_cli_sql_reads_and_writes_nothing_outside_the_inventory(
+    history: dict[str, str], run_cli, tmp_path: Path, statement: str
+) -> None:
+    secret = tmp_path / "secret" / "passwords.csv"
+    secret.parent.mkdir()
+    secret.write_text("user,password\nroot,hunter2\n")
+    out = tmp_path / "leak" / "x.csv"
+    out.parent.mkdir()
+    env = {"REGISTRY_INVENTORY": str(tmp_path / "inv")}
+    sql = statement.format(out=out, secret=secret, secret_dir=secret.parent)
+    done = run_cli("sql", sql, env=env)
+    assert done.code == 2, (done.stdout, done.stderr)
+    assert done.stderr.startswith("error: SQL error:")
+    assert "hunter2" not in done.stdout + done.stderr
+    assert list(out.parent.iterdir()) == []
+    assert run_cli("sql", "SELECT count(*) FROM entries", env=env).code == 0
