@@ -4,12 +4,10 @@ caller's transaction; none commits."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, func, or_, select, update
 
-from registry_pipeline.core.ab_tests import ABDecision, ABResult, ConfidenceInterval, LiftKind
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.evals import EvalResult
 from registry_pipeline.core.ledger import LedgerEvent
@@ -20,8 +18,8 @@ from registry_pipeline.core.promotion import (
     RequestStatus,
 )
 from registry_pipeline.core.stages import Stage
-from registry_pipeline.core.times import parse_stored, read_instant
-from registry_pipeline.errors import NotFound, StoreUnavailable
+from registry_pipeline.core.times import parse_stored
+from registry_pipeline.errors import NotFound
 from registry_pipeline.store import dumps, loads, schema
 
 Row = RowMapping
@@ -231,12 +229,6 @@ def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
     return [_eval_result(r) for r in rows]
 
 
-def all_eval_results(conn: Connection) -> list[EvalResult]:
-    """Every eval result in the registry, oldest first."""
-    t = schema.evals
-    return [_eval_result(r) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
-
-
 def _eval_result(r: Row) -> EvalResult:
     return EvalResult(
         id=r["id"],
@@ -379,49 +371,3 @@ def ledger_head(conn: Connection) -> Row:
     """The recorded head of the ledger (seq, hash, recorded_at)."""
     t = schema.ledger_head
     return conn.execute(select(t).where(t.c.id == 1)).mappings().one()
-
-
-def ab_results(conn: Connection, entry: str, number: int) -> list[ABResult]:
-    """A/B test results in which a version took part (as control or treatment), oldest
-    first."""
-    t = schema.ab_results
-    rows = conn.execute(
-        select(t)
-        .where(
-            t.c.entry == entry,
-            or_(t.c.control_number == number, t.c.treatment_number == number),
-        )
-        .order_by(t.c.id)
-    ).mappings()
-    return [_ab_result(r) for r in rows]
-
-
-def _ab_result(row: Row) -> ABResult:
-    document = loads(row["document"])
-    interval = document["confidence_interval"]
-    return ABResult(
-        experiment=document["experiment"],
-        entry=document["entry"],
-        control_version=document["control_version"],
-        treatment_version=document["treatment_version"],
-        treatment_share=document["treatment_share"],
-        metric=document["metric"],
-        lift=document["lift"],
-        lift_kind=LiftKind(document["lift_kind"]),
-        confidence_interval=ConfidenceInterval(
-            low=interval["low"], high=interval["high"], level=interval["level"]
-        ),
-        p_value=document["p_value"],
-        decision=ABDecision(document["decision"]),
-        started_at=_instant(document["started_at"]),
-        ended_at=_instant(document["ended_at"]),
-        recorded_at=parse_stored(row["recorded_at"]),
-        recorded_by=row["recorded_by"],
-    )
-
-
-def _instant(text: str) -> datetime:
-    instant = read_instant(text)
-    if instant is None:
-        raise StoreUnavailable(f"a stored A/B result holds an unreadable instant {text!r}")
-    return instant

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.evals import EvalResult
 from registry_pipeline.core.times import format_time
-from registry_pipeline.store import Store, loads, records, schema
+from registry_pipeline.store import Store, evidence, loads, records, schema
 
 Row = dict[str, Any]
 
@@ -137,7 +137,7 @@ def take_snapshot(source: SnapshotSource) -> Snapshot:
         catalog = source.catalog_in(conn)
         catalog_row = records.latest_catalog(conn)
         head = records.ledger_head(conn)
-        results = records.all_eval_results(conn)
+        results = evidence.all_eval_results(conn)
         return Snapshot(
             catalog=catalog,
             catalog_digest=catalog_row["digest"] if catalog_row else None,
