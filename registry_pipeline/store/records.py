@@ -26,12 +26,6 @@ Row = RowMapping
 MAX_ID = 2**63 - 1
 
 
-def latest_catalog(conn: Connection) -> Row | None:
-    """The newest loaded catalog row, or ``None``."""
-    t = schema.catalogs
-    return conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).mappings().first()
-
-
 def version_row(conn: Connection, entry: str, number: int) -> Row:
     """The version row; raises :class:`NotFound` naming ``entry@number``."""
     t = schema.versions
@@ -365,9 +359,3 @@ def _payload(text: str) -> Mapping[str, Any]:
     except ValueError:
         return {"unparseable_payload": text}
     return value if isinstance(value, dict) else {"non_object_payload": value}
-
-
-def ledger_head(conn: Connection) -> Row:
-    """The recorded head of the ledger (seq, hash, recorded_at)."""
-    t = schema.ledger_head
-    return conn.execute(select(t).where(t.c.id == 1)).mappings().one()
