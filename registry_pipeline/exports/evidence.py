@@ -307,11 +307,6 @@ class Evidence:
             for t in ts
         ]
 
-    def age_days(self, instant: str) -> float:
-        """Days from ``instant`` to the snapshot's ledger time, to the second."""
-        seconds = (self.now - parse_instant(instant)).total_seconds()
-        return round(seconds / 86400, 5)
-
 
 def inventory(ev: Evidence) -> dict[str, list[Row]]:
     """Every AI system (workload) and every entry with owner, kind, risk class and the

@@ -12,12 +12,15 @@ snapshot's ledger time).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from registry_pipeline.core import review
 from registry_pipeline.core.catalog import Workload
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.stages import Stage
+from registry_pipeline.core.times import parse_instant
 from registry_pipeline.exports.evidence import (
     NOT_HELD,
     PRETRAINED_KINDS,
@@ -326,14 +329,17 @@ def _third_party(ev: Evidence, w: Workload, prod: Production | None) -> list[Row
 
 
 def _freshness(ev: Evidence, prod: Production | None, risk: str | None) -> dict[str, Any]:
-    limit = ev.catalog.policy.rule_for(Stage.PRODUCTION, risk).max_eval_age_days
+    """How old the production stack's newest eval result and its newest approval are at the
+    snapshot's ledger time, and whether that eval result is within the production rule's
+    ``max_eval_age_days``, by the rule of :mod:`registry_pipeline.core.review`."""
+    rule = ev.catalog.policy.rule_for(Stage.PRODUCTION, risk)
     out: dict[str, Any] = {
         "as_of_time": ev.snap.head_time,
         "newest_eval": None,
         "newest_eval_age_days": None,
         "approval": None,
         "approval_age_days": None,
-        "max_eval_age_days": limit,
+        "max_eval_age_days": rule.max_eval_age_days,
         "eval_within_policy": None,
     }
     if prod is None:
@@ -341,12 +347,13 @@ def _freshness(ev: Evidence, prod: Production | None, risk: str | None) -> dict[
     results = ev.evals(prod.stack["entry"], prod.stack["version"])
     if results:
         newest = max(results, key=lambda r: (r["produced_at"], r["recorded_at"], r["eval_id"]))
-        age = ev.age_days(newest["produced_at"])
+        age = ev.now - parse_instant(newest["produced_at"])
         out["newest_eval"] = {
             k: newest[k] for k in ("ref", "suite", "eval_id", "produced_at", "recorded_by")
         }
-        out["newest_eval_age_days"] = age
-        out["eval_within_policy"] = age <= limit if limit is not None else None
+        out["newest_eval_age_days"] = _days(age)
+        if rule.max_eval_age_days is not None:
+            out["eval_within_policy"] = not review.eval_expired(rule, age)
     approved = [a for a in ev.approvals(prod.holder["request_id"]) if a["decision"] == "approve"]
     if approved:
         last = max(approved, key=lambda a: (a["created_at"], a["id"]))
@@ -355,8 +362,14 @@ def _freshness(ev: Evidence, prod: Production | None, risk: str | None) -> dict[
             "approver": last["approver"],
             "created_at": last["created_at"],
         }
-        out["approval_age_days"] = ev.age_days(last["created_at"])
+        age = review.approval_age(parse_instant(last["created_at"]), ev.now)
+        out["approval_age_days"] = _days(age)
     return out
+
+
+def _days(age: timedelta) -> float:
+    """An age in days as the document gives it: to five decimals (about a second)."""
+    return round(review.age_in_days(age), 5)
 
 
 def _value(value: Any) -> str:

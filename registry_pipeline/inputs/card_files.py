@@ -50,9 +50,10 @@ from registry_pipeline.core.cards import MAX_FIELD_CHARS, check_card_fields
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats._common import json_safe
 from registry_pipeline.formats.huggingface import split_card
-from registry_pipeline.inputs.documents import parse_yaml
-from registry_pipeline.inputs.text_files import read_input_text
+from registry_pipeline.inputs.documents import parse_yaml, read_text
 
+#: Card files are documents, not data: larger ones are refused before they are read.
+MAX_CARD_BYTES = 4 * 1024 * 1024
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 #: Section titles (normalized: lowercase words, ``&`` as ``and``) and the fields they set.
@@ -113,7 +114,9 @@ def read_card_file(path: str | Path) -> CardDocument:
     """
     file = Path(path)
     where = f"card file {str(file)!r}"
-    text = read_input_text(file, what="card file", expected="a YAML, JSON or Markdown file")
+    text = read_text(
+        file, where=where, limit=MAX_CARD_BYTES, expected="a YAML, JSON or Markdown file"
+    )
     if file.suffix.lower() in MARKDOWN_SUFFIXES:
         return parse_markdown_card(text, where=where)
     try:

@@ -66,8 +66,11 @@ def parse_yaml(text: str, *, where: str) -> Any:
         raise BadInput(f"{where}:{line} {problem}") from None
 
 
-def read_text(path: Path, *, where: str, limit: int) -> str:
+def read_text(path: Path, *, where: str, limit: int, expected: str = "a file") -> str:
     """Read a UTF-8 text file of at most ``limit`` bytes (a leading BOM is dropped).
+
+    ``expected`` is what to pass instead of a folder, for the message ("a YAML or JSON
+    file").
 
     Raises:
         NotFound: the file does not exist.
@@ -77,7 +80,7 @@ def read_text(path: Path, *, where: str, limit: int) -> str:
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
-            raise BadInput(f"{where}: a folder, not a file; pass a file")
+            raise BadInput(f"{where}: a folder, not a file; pass {expected}")
         if not stat.S_ISREG(info.st_mode):
             raise BadInput(f"{where}: not a regular file")
         if info.st_size > limit:

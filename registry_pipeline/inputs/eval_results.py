@@ -31,9 +31,10 @@ from registry_pipeline.core.times import parse_instant
 from registry_pipeline.errors import BadInput
 from registry_pipeline.formats.lm_eval import SOURCE as LM_EVAL
 from registry_pipeline.formats.lm_eval import parse_lm_eval
-from registry_pipeline.inputs.documents import parse_yaml
-from registry_pipeline.inputs.text_files import read_input_text
+from registry_pipeline.inputs.documents import parse_yaml, read_text
 
+#: Eval results are documents, not data: larger files are refused before they are read.
+MAX_RESULTS_BYTES = 4 * 1024 * 1024
 REGISTRY_KEYS = ("metrics", "produced_at", "details")
 #: Per-task facts of a harness file kept in ``details``, by task.
 _PER_TASK = ("version", "n_shot", "higher_is_better", "n_samples", "dataset_name")
@@ -57,8 +58,9 @@ def read_eval_results(path: str | Path) -> EvalDocument:
         BadInput: the file is unreadable, too large, malformed, or has no usable metric.
     """
     file = Path(path)
-    text = read_input_text(file, what="eval results")
-    document = _load(text, where=f"eval results {str(file)!r}")
+    where = f"eval results {str(file)!r}"
+    text = read_text(file, where=where, limit=MAX_RESULTS_BYTES, expected="a YAML or JSON file")
+    document = _load(text, where=where)
     return parse_eval_results(document, where=file.name)
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 from sqlalchemy import Table, select
 
 from registry_pipeline.errors import BadInput, StoreUnavailable
-from registry_pipeline.store import Store, loads, records, schema
+from registry_pipeline.store import Store, catalogs, ledger, loads, schema
 from registry_pipeline.store.engine import sqlite_path
 
 #: The store tables the inventory is built from.
@@ -118,13 +118,13 @@ def _dump_sqlite(path: Path, tables: Sequence[Table]) -> TableDump:
 
 def _dump_generic(store: Store, tables: Sequence[Table]) -> TableDump:
     with store.read() as conn:
-        head = records.ledger_head(conn)
-        found = records.latest_catalog(conn)
+        head = ledger.head(conn)
+        found = catalogs.latest_document(conn)
         read = {}
         for table in tables:
             query = select(table)
             if table.name == "ledger":
-                query = query.where(table.c.seq <= head["seq"])
+                query = query.where(table.c.seq <= head.seq)
             rows = conn.execute(query).all()
             columns: list[Sequence[Any]] = (
                 list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
@@ -139,9 +139,9 @@ def _dump_generic(store: Store, tables: Sequence[Table]) -> TableDump:
             )
     return TableDump(
         tables=read,
-        head_seq=head["seq"],
-        head_hash=head["hash"],
-        head_time=head["recorded_at"],
-        catalog_document=loads(found["document"]) if found else None,
-        catalog_digest=found["digest"] if found else None,
+        head_seq=head.seq,
+        head_hash=head.hash,
+        head_time=head.recorded_at,
+        catalog_document=found[1] if found else None,
+        catalog_digest=found[0] if found else None,
     )

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, or_, select
 
-from registry_pipeline.core.ab_tests import ABResult
+from registry_pipeline.core.ab_tests import ABDecision, ABResult, ConfidenceInterval, LiftKind
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.evals import EvalResult
-from registry_pipeline.core.times import parse_stored
-from registry_pipeline.store import dumps, loads, records, schema
+from registry_pipeline.core.times import parse_stored, read_instant
+from registry_pipeline.errors import StoreUnavailable
+from registry_pipeline.store import dumps, loads, schema
+
+
+def _eval_result(r: RowMapping) -> EvalResult:
+    return EvalResult(
+        id=r["id"],
+        entry=r["entry"],
+        version=r["number"],
+        suite=r["suite"],
+        suite_version=r["suite_number"],
+        metrics=loads(r["metrics"]),
+        details=loads(r["details"]),
+        produced_at=parse_stored(r["produced_at"]),
+        recorded_at=parse_stored(r["recorded_at"]),
+        recorded_by=r["recorded_by"],
+    )
 
 
 def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
@@ -20,21 +37,13 @@ def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
     rows = conn.execute(
         select(t).where(t.c.entry == entry, t.c.number == number).order_by(t.c.id)
     ).mappings()
-    return [
-        EvalResult(
-            id=r["id"],
-            entry=r["entry"],
-            version=r["number"],
-            suite=r["suite"],
-            suite_version=r["suite_number"],
-            metrics=loads(r["metrics"]),
-            details=loads(r["details"]),
-            produced_at=parse_stored(r["produced_at"]),
-            recorded_at=parse_stored(r["recorded_at"]),
-            recorded_by=r["recorded_by"],
-        )
-        for r in rows
-    ]
+    return [_eval_result(r) for r in rows]
+
+
+def all_eval_results(conn: Connection) -> list[EvalResult]:
+    """Every eval result in the registry, oldest first."""
+    t = schema.evals
+    return [_eval_result(r) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
 
 
 def insert_eval(
@@ -123,7 +132,47 @@ def insert_card(
 def ab_results(conn: Connection, entry: str, number: int) -> list[ABResult]:
     """A/B test results in which a version took part (as control or treatment), oldest
     first."""
-    return records.ab_results(conn, entry, number)
+    t = schema.ab_results
+    rows = conn.execute(
+        select(t)
+        .where(
+            t.c.entry == entry,
+            or_(t.c.control_number == number, t.c.treatment_number == number),
+        )
+        .order_by(t.c.id)
+    ).mappings()
+    return [_ab_result(r) for r in rows]
+
+
+def _ab_result(row: RowMapping) -> ABResult:
+    document = loads(row["document"])
+    interval = document["confidence_interval"]
+    return ABResult(
+        experiment=document["experiment"],
+        entry=document["entry"],
+        control_version=document["control_version"],
+        treatment_version=document["treatment_version"],
+        treatment_share=document["treatment_share"],
+        metric=document["metric"],
+        lift=document["lift"],
+        lift_kind=LiftKind(document["lift_kind"]),
+        confidence_interval=ConfidenceInterval(
+            low=interval["low"], high=interval["high"], level=interval["level"]
+        ),
+        p_value=document["p_value"],
+        decision=ABDecision(document["decision"]),
+        started_at=_instant(document["started_at"]),
+        ended_at=_instant(document["ended_at"]),
+        recorded_at=parse_stored(row["recorded_at"]),
+        recorded_by=row["recorded_by"],
+    )
+
+
+def _instant(text: str) -> datetime:
+    instant = read_instant(text)
+    if instant is None:
+        raise StoreUnavailable(f"a stored A/B result holds an unreadable instant {text!r}")
+    return instant
 
 
 def ab_recorded(conn: Connection, *, experiment: str, entry: str, metric: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.evals import EvalResult
 from registry_pipeline.core.times import format_time
-from registry_pipeline.store import Store, loads, records, schema
+from registry_pipeline.store import Store, catalogs, evidence, ledger, loads, schema
 
 Row = dict[str, Any]
 
@@ -135,16 +135,16 @@ def take_snapshot(source: SnapshotSource) -> Snapshot:
     """Read the whole registry (but the ledger rows) in one read transaction."""
     with source.store.read() as conn:
         catalog = source.catalog_in(conn)
-        catalog_row = records.latest_catalog(conn)
-        head = records.ledger_head(conn)
-        results = records.all_eval_results(conn)
+        latest = catalogs.latest_digest(conn)
+        head = ledger.head(conn)
+        results = evidence.all_eval_results(conn)
         return Snapshot(
             catalog=catalog,
-            catalog_digest=catalog_row["digest"] if catalog_row else None,
-            head_seq=head["seq"],
-            head_hash=head["hash"],
-            head_time=head["recorded_at"],
-            taken_at=head["recorded_at"],
+            catalog_digest=latest[1] if latest else None,
+            head_seq=head.seq,
+            head_hash=head.hash,
+            head_time=head.recorded_at,
+            taken_at=head.recorded_at,
             versions=_versions(conn),
             lineage=_rows(
                 conn,

@@ -20,7 +20,7 @@ from registry_pipeline.importers import entry_name, import_mlflow, write_catalog
 from registry_pipeline.importers.mlflow import DESCRIPTOR_FORMAT, INSTALL_HINT
 from registry_pipeline.service import Registry
 from registry_pipeline.sources import read_source
-from registry_pipeline.store import records
+from registry_pipeline.store import ledger
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -168,7 +168,7 @@ def registry(tmp_path: Path, db_url: str) -> Registry:
 
 def _events(registry: Registry) -> list[Any]:
     with registry.store.read() as conn:
-        return list(records.ledger_events(conn))
+        return list(ledger.events(conn))
 
 
 def _holders(registry: Registry) -> dict[str, tuple[int | None, int | None]]:

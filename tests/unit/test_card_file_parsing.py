@@ -132,9 +132,9 @@ def test_a_broken_yaml_card_keeps_its_yaml_error(tmp_path: Path) -> None:
 def test_missing_folder_and_oversized_files(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="does not exist"):
         read_card_file(tmp_path / "README.md")
-    with pytest.raises(BadInput, match="is a folder; pass a YAML, JSON or Markdown file"):
+    with pytest.raises(BadInput, match="a folder, not a file; pass a YAML, JSON or Markdown file"):
         read_card_file(tmp_path)
     big = tmp_path / "README.md"
     big.write_bytes(b"#" * (4 * 1024 * 1024 + 1))
-    with pytest.raises(BadInput, match="is larger than 4 MiB"):
+    with pytest.raises(BadInput, match="larger than 4 MiB"):
         read_card_file(big)

@@ -134,5 +134,5 @@ def test_missing_and_oversized_files(tmp_path: Path) -> None:
         read_eval_results(tmp_path / "missing.json")
     big = tmp_path / "big.json"
     big.write_bytes(b" " * (4 * 1024 * 1024 + 1))
-    with pytest.raises(BadInput, match="is larger than 4 MiB"):
+    with pytest.raises(BadInput, match="larger than 4 MiB"):
         read_eval_results(big)
