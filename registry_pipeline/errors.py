@@ -12,6 +12,7 @@ from registry_pipeline.core.errors import (
     SourceError,
     Step,
     StoreUnavailable,
+    Unauthenticated,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "SourceError",
     "Step",
     "StoreUnavailable",
+    "Unauthenticated",
 ]

@@ -46,6 +46,7 @@ NEXT_STEPS: dict[Step, str] = {
     Step.PIN_COMPONENTS: "(--pin ENTRY@VERSION)",
     Step.PIN_UPSTREAM: "(--upstream ENTRY@VERSION)",
     Step.ANCHOR_FORMAT: "use SEQ:HASH as printed by `registry audit anchor`",
+    Step.LOG_IN: "ask an admin for a token (`registry tokens create`) and `registry login`",
     Step.MAKE_KEY: "make one with `registry keys generate`",
     Step.BUILD_INVENTORY: (
         "build one with `registry export inventory --out DIR` (or run any `registry sql`)"

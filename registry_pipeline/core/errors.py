@@ -49,6 +49,8 @@ class Step(StrEnum):
     """Pin the exact version of each missing upstream."""
     ANCHOR_FORMAT = "anchor_format"
     """Give the anchor as ``SEQ:HASH``, as the registry printed it."""
+    LOG_IN = "log_in"
+    """Authenticate: get a token and present it."""
     MAKE_KEY = "make_key"
     """Make an Ed25519 signing key."""
     BUILD_INVENTORY = "build_inventory"
@@ -138,6 +140,11 @@ class Conflict(RegistryError):
 
 class Refused(RegistryError, PermissionError):
     """A gate or a permission refused the operation."""
+
+
+class Unauthenticated(Refused):
+    """No credentials, or credentials that prove nothing: malformed, unknown, revoked or
+    expired token, a JWT that fails verification. Says which, never whose."""
 
 
 class GateRefused(Refused):

@@ -29,10 +29,13 @@ class LedgerEvent:
     payload: Mapping[str, Any] = field(default_factory=dict)
     prev_hash: str = GENESIS
     hash: str = ""
+    auth: Mapping[str, Any] | None = None
+    """How ``actor`` was authenticated (:meth:`~registry_pipeline.core.identity.Principal.auth`);
+    ``None`` on events recorded before identities were kept."""
 
     def body(self) -> dict[str, Any]:
-        """The hashed fields."""
-        return {
+        """The hashed fields (``auth`` too, when the event has it)."""
+        body = {
             "seq": self.seq,
             "recorded_at": self.recorded_at,
             "actor": self.actor,
@@ -40,6 +43,9 @@ class LedgerEvent:
             "subject": self.subject,
             "payload": dict(self.payload),
         }
+        if self.auth is not None:
+            body["auth"] = dict(self.auth)
+        return body
 
 
 def event_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
@@ -63,6 +69,7 @@ def _fields(event: LedgerEvent) -> dict[str, Any]:
         "subject": event.subject,
         "payload": event.payload,
         "prev_hash": event.prev_hash,
+        "auth": event.auth,
     }
 
 

@@ -1,12 +1,8 @@
-"""The :class:`Registry` facade: every use case of the registry, for Python users, the CLI
-and the Dagster layer alike.
-
-Each use case lives in a module of its group (:mod:`.catalog_sync`, :mod:`.registration`,
-:mod:`.evidence`, :mod:`.promotion`, :mod:`.queries`, :mod:`.audit`, :mod:`.deployments`),
-runs in one transaction that also appends its ledger event, and returns a typed result
-from :mod:`.results`. Promotions re-evaluate the gates inside the transaction that
-applies them.
-"""
+"""The :class:`Registry` facade: every use case, for Python users, the CLI, the server and
+the Dagster layer alike. Each lives in a module of its group (:mod:`.catalog_sync`,
+:mod:`.registration`, :mod:`.evidence`, :mod:`.promotion`, :mod:`.queries`, :mod:`.audit`,
+:mod:`.deployments`, :mod:`.tokens`), runs in one transaction that also appends its ledger
+event, and returns a typed result from :mod:`.results`."""
 
 from __future__ import annotations
 
@@ -19,6 +15,7 @@ from sqlalchemy import Connection
 
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.gates import GateResult
+from registry_pipeline.core.identity import Principal
 from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
@@ -34,7 +31,8 @@ from registry_pipeline.service import (
     queries,
     registration,
 )
-from registry_pipeline.service.context import Context, default_actor
+from registry_pipeline.service import tokens as identity
+from registry_pipeline.service.context import Context, default_actor, local_principal
 from registry_pipeline.service.results import (
     ABRecorded,
     Anchor,
@@ -56,29 +54,31 @@ from registry_pipeline.service.results import (
     VersionView,
     Withdrawn,
 )
+from registry_pipeline.service.tokens import Tokens, WhoAmI
 from registry_pipeline.sources import Progress
 from registry_pipeline.store import Store
 from registry_pipeline.store.engine import DEFAULT_URL
 
-__all__ = [
-    "Registered",
-    "Registry",
-    "check_actor",
-    "check_reason",
-    "default_actor",
-]
+__all__ = ["Registered", "Registry", "check_actor", "check_reason", "default_actor"]
 
 
 class Registry:
     """The registry's use cases over one store and the catalog loaded into it."""
 
     def __init__(
-        self, store: Store, *, actor: str | None = None, deployments: str | Path | None = None
+        self,
+        store: Store,
+        *,
+        actor: str | None = None,
+        deployments: str | Path | None = None,
+        principal: Principal | None = None,
     ) -> None:
+        """Act as ``principal`` (authenticated), else locally as ``actor`` or the OS user."""
         self.store = store
-        self.actor = check_actor(actor or default_actor())
+        self.principal = principal or local_principal(check_actor(actor or default_actor()))
+        self.actor = self.principal.name
         self.deployments = deployments_root(deployments)
-        self._ctx = Context(store=store, actor=self.actor, deployments=self.deployments)
+        self._ctx = Context(store=store, principal=self.principal, deployments=self.deployments)
 
     @classmethod
     def open(
@@ -103,19 +103,9 @@ class Registry:
             Refused: the current policy does not let the actor change the catalog.
             Conflict: the new catalog drops or re-kinds an entry that has versions.
         """
-        from registry_pipeline.catalog import load_catalog
-
-        loaded = load_catalog(catalog) if catalog is not None else None
+        loaded = catalog_sync.read_catalog(catalog)  # a malformed catalog creates nothing
         registry = cls(Store.open(url, create=True), actor=actor)
-        change = (
-            registry.record_catalog(loaded[0], loaded[1], source=str(catalog)) if loaded else None
-        )
-        return registry, Initialised(
-            database=url,
-            entries=len(registry.catalog().entries),
-            catalog=change.catalog if change else None,
-            changed=change.changed if change else False,
-        )
+        return registry, catalog_sync.initialise(registry._ctx, url, loaded)
 
     def record_catalog(
         self, catalog: Catalog, document: Mapping[str, Any], *, source: str
@@ -295,3 +285,12 @@ class Registry:
     def verify(self, *, anchor: str | None = None) -> LedgerVerdict:
         """Recompute the ledger chain against the recorded head and an optional anchor."""
         return audit.verify(self._ctx, anchor=anchor)
+
+    @property
+    def tokens(self) -> Tokens:
+        """Registry tokens: ``create``, ``list``, ``revoke``."""
+        return Tokens(self._ctx)
+
+    def whoami(self) -> WhoAmI:
+        """The acting principal, how it was authenticated, and its roles."""
+        return identity.whoami(self._ctx)

@@ -47,7 +47,7 @@ def decide(
 
     why = check_reason(reason)
     private = signatures.load_private(Path(key)) if key is not None else None
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
         req = promotions.request(tx.conn, request_id, lock=True)
         if req.status is not RequestStatus.PENDING:
@@ -167,7 +167,7 @@ def withdraw(ctx: Context, request_id: int, *, reason: str) -> Withdrawn:
         Refused: the actor is neither the requester nor an admin.
     """
     why = check_reason(reason)
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
         req = promotions.request(tx.conn, request_id, lock=True)
         if req.status is not RequestStatus.PENDING:

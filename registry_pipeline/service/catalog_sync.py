@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from registry_pipeline.catalog import catalog_digest, catalog_from_document
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.errors import Conflict, Refused
 from registry_pipeline.service.context import Context
-from registry_pipeline.service.results import CatalogChange
+from registry_pipeline.service.results import CatalogChange, Initialised
 from registry_pipeline.store import catalogs
 
 
@@ -23,7 +24,7 @@ def record_catalog(
         Conflict: the new catalog drops or re-kinds an entry that has versions.
     """
     digest = catalog_digest(document)
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         current = catalogs.latest_document(tx.conn)
         if current is not None:
             if current[0] == digest:
@@ -82,3 +83,36 @@ def record_catalog(
             },
         )
     return CatalogChange(catalog=digest, changed=True)
+
+
+def read_catalog(path: str | Path | None) -> tuple[Catalog, dict[str, Any], str] | None:
+    """Parse the catalog file or folder at ``path`` (before anything is created).
+
+    Raises:
+        CatalogError: the catalog is malformed.
+    """
+    from registry_pipeline.catalog import load_catalog
+
+    return (*load_catalog(path), str(path)) if path is not None else None
+
+
+def initialise(
+    ctx: Context, database: str, loaded: tuple[Catalog, dict[str, Any], str] | None
+) -> Initialised:
+    """Record a catalog :func:`read_catalog` parsed (if any) in a created registry.
+
+    Raises:
+        Refused: the current policy does not let the actor change the catalog.
+        Conflict: the new catalog drops or re-kinds an entry that has versions.
+    """
+    change = None
+    if loaded is not None:
+        change = record_catalog(ctx, loaded[0], loaded[1], source=loaded[2])
+    with ctx.store.read() as conn:
+        entries = len(ctx.catalog(conn).entries)
+    return Initialised(
+        database=database,
+        entries=entries,
+        catalog=change.catalog if change else None,
+        changed=change.changed if change else False,
+    )

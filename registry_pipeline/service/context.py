@@ -4,6 +4,7 @@ and the two questions each transaction asks first (which catalog, may the actor 
 from __future__ import annotations
 
 import getpass
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from sqlalchemy import Connection
 
 from registry_pipeline.catalog import ROLE_KEYS, catalog_from_document, granting_keys
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation, Role
+from registry_pipeline.core.identity import AuthMethod, Principal
 from registry_pipeline.errors import Refused
-from registry_pipeline.store import Store, catalogs
+from registry_pipeline.store import Store, Tx, catalogs
 
 #: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
 #: process is enough (each transaction still reads which catalog is current).
@@ -27,13 +29,28 @@ def default_actor() -> str:
         return "unknown"
 
 
+def local_principal(name: str) -> Principal:
+    """The principal of a process that opened the database itself: the name it was given,
+    and the OS user who ran it (nothing is proven)."""
+    return Principal(name=name, method=AuthMethod.LOCAL, os_user=default_actor())
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """The store, the actor and the deployments folder one :class:`Registry` acts with."""
+    """The store, the principal and the deployments folder one :class:`Registry` acts with."""
 
     store: Store
-    actor: str
+    principal: Principal
     deployments: Path
+
+    @property
+    def actor(self) -> str:
+        """The acting principal's name (what roles and the ledger's ``actor`` name)."""
+        return self.principal.name
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction whose ledger events record this principal and its proof."""
+        return self.store.write(self.principal.name, self.principal.auth())
 
     def catalog(self, conn: Connection) -> Catalog:
         """The catalog current in the store, read on ``conn`` (inside its transaction)."""

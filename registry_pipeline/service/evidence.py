@@ -42,7 +42,7 @@ def ingest_evals(
         else parse_eval_results(results)
     )
     metrics, produced, details = dict(parsed.metrics), parsed.produced_at, parsed.details
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
         ctx.require(catalog, Operation.EVIDENCE, target.entry)
         suite_spec = catalog.entry(suite_ref.entry)
@@ -100,7 +100,7 @@ def ingest_ab(ctx: Context, results: str | Path | Mapping[str, Any]) -> ABRecord
         else parse_ab_result(results, "A/B result")
     )
     document = result.to_document()
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         ctx.require(ctx.catalog(tx.conn), Operation.EVIDENCE, result.entry)
         for number in (result.control_version, result.treatment_version):
             versions.version(tx.conn, result.entry, number)
@@ -147,7 +147,7 @@ def set_card(ctx: Context, ref: str, fields: Mapping[str, Any] | str | Path) -> 
     )
     stored_fields = {k: list(v) if isinstance(v, tuple) else v for k, v in document.fields.items()}
     front = dict(document.front_matter)
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         ctx.require(ctx.catalog(tx.conn), Operation.EVIDENCE, target.entry)
         versions.version(tx.conn, target.entry, target.version)
         stored.insert_card(

@@ -53,7 +53,7 @@ def request_promotion(ctx: Context, ref: str, *, to: str, reason: str) -> Promot
     target = parse_exact(ref)
     stage = parse_stage(to)
     why = check_reason(reason)
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         ctx.require(ctx.catalog(tx.conn), Operation.REQUEST, target.entry)
         version = versions.version(tx.conn, target.entry, target.version)
         problem = transition_problem(_stage_of(tx.conn, target.entry, target.version), stage)
@@ -230,7 +230,7 @@ def apply(ctx: Context, request_id: int) -> StageChange:
     Raises:
         GateRefused: a gate failed; the refusal is recorded in the ledger.
     """
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
         req = promotions.request(tx.conn, request_id, lock=True)
         ctx.require(catalog, Operation.APPLY, req.entry)
@@ -280,7 +280,7 @@ def apply(ctx: Context, request_id: int) -> StageChange:
             deployments.write_deployments(ctx, change.entry)
         return change
     if req.status is RequestStatus.PENDING:
-        with ctx.store.write(ctx.actor) as tx:
+        with ctx.write() as tx:
             event = tx.append(
                 "promotion.refused",
                 f"{req.entry}@{req.version}",
@@ -365,7 +365,7 @@ def import_stage(
     """Put an imported version in ``stage`` as its origin registry had it, recorded as an
     import (no approvals were given here). ``None`` when it already holds the stage."""
     target = parse_stage(stage)
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         ctx.require(ctx.catalog(tx.conn), Operation.IMPORT, entry)
         versions.version(tx.conn, entry, version)
         current = stages.current(tx.conn, entry, version)
@@ -413,7 +413,7 @@ def rollback(ctx: Context, entry: str, *, stage: str, reason: str) -> StageChang
     why = check_reason(reason)
     if target not in SINGLE_HOLDER_STAGES:
         raise BadInput(f"rollback works on staging or production, not {target}")
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
         catalog.entry(entry)
         ctx.require(catalog, Operation.ROLLBACK, entry)

@@ -302,7 +302,7 @@ def record_version(
         raise BadInput(f"training config for {entry} is not JSON-serialisable: {e}") from e
     lineage = sorted((p.entry, p.version) for p in pins)
     imported = origin is not None
-    with ctx.store.write(ctx.actor) as tx:
+    with ctx.write() as tx:
         ctx.require(
             ctx.catalog(tx.conn), Operation.IMPORT if imported else Operation.REGISTER, entry
         )

@@ -45,9 +45,18 @@ def loads(text: str) -> Any:
 class Tx:
     """One write transaction: its connection, its actor, its instant, its ledger appends."""
 
-    def __init__(self, conn: Connection, *, actor: str, now: datetime, head: RowMapping):
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        now: datetime,
+        head: RowMapping,
+        auth: Mapping[str, Any] | None = None,
+    ):
         self.conn = conn
         self.actor = actor
+        self.auth = dict(auth) if auth is not None else None
         self.now = now
         self.now_text = format_time(now)
         self._seq = int(head["seq"])
@@ -64,6 +73,7 @@ class Tx:
                 subject=subject,
                 payload=json.loads(dumps(payload)),
                 prev_hash=self._hash,
+                auth=self.auth,
             )
         )
         self.conn.execute(
@@ -76,6 +86,7 @@ class Tx:
                 payload=dumps(event.payload),
                 prev_hash=event.prev_hash,
                 hash=event.hash,
+                auth=dumps(event.auth) if event.auth is not None else None,
             )
         )
         self.conn.execute(
@@ -162,7 +173,7 @@ class Store:
             yield conn
 
     @contextmanager
-    def write(self, actor: str) -> Iterator[Tx]:
+    def write(self, actor: str, auth: Mapping[str, Any] | None = None) -> Iterator[Tx]:
         """A write transaction holding the ledger-head lock; commits on success only."""
         with self.translate(), self.engine.connect() as raw:
             conn = raw.execution_options(**{WRITE: True})
@@ -177,7 +188,7 @@ class Store:
                     .one()
                 )
                 now = max(datetime.now(UTC), parse_stored(head["recorded_at"]))
-                yield Tx(conn, actor=actor, now=now, head=head)
+                yield Tx(conn, actor=actor, now=now, head=head, auth=auth)
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -25,6 +25,7 @@ ORDER = (
     schema.gate_results,
     schema.stage_assignments,
     schema.ab_results,
+    schema.tokens,
     schema.ledger,
 )
 BATCH = 5000

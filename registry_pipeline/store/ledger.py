@@ -33,6 +33,7 @@ def events(conn: Connection, *, after: int = 0, batch: int = 5000) -> Iterator[L
                 payload=_payload(r["payload"]),
                 prev_hash=r["prev_hash"],
                 hash=r["hash"],
+                auth=_payload(r["auth"]) if r["auth"] is not None else None,
             )
         last = rows[-1]["seq"]
 

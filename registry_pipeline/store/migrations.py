@@ -22,7 +22,7 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-LATER_TABLES = {"schema_migrations", "ab_results"}
+LATER_TABLES = {"schema_migrations", "ab_results", "tokens"}
 
 
 def _create_core_schema(conn: Connection) -> None:
@@ -52,6 +52,16 @@ def _card_markdown(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE cards ADD COLUMN {column} TEXT"))
 
 
+def _identity(conn: Connection) -> None:
+    """Ledger events record how their actor was authenticated; registry tokens."""
+    present = {c["name"] for c in inspect(conn).get_columns("ledger")}
+    if "auth" not in present:
+        conn.execute(text("ALTER TABLE ledger ADD COLUMN auth TEXT"))
+    schema.tokens.create(conn, checkfirst=True)
+    for index in schema.tokens.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -60,6 +70,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         apply=_formats_origins_and_ab_results,
     ),
     Migration(version=3, name="card Markdown and front matter", apply=_card_markdown),
+    Migration(version=4, name="authenticated identity and tokens", apply=_identity),
 )
 LATEST = MIGRATIONS[-1].version
 

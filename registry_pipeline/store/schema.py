@@ -231,7 +231,25 @@ ledger = Table(
     Column("payload", Text, nullable=False),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
+    # How the actor was authenticated (canonical JSON); NULL on events recorded before
+    # migration 4, whose hashes do not cover it.
+    Column("auth", Text, nullable=True),
 )
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("principal", String(256), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("secret_sha256", HASH, nullable=False, unique=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("expires_at", TIME, nullable=True),
+    Column("revoked_at", TIME, nullable=True),
+    Column("revoked_by", String(256), nullable=True),
+)
+Index("ix_tokens_principal", tokens.c.principal)
 
 ledger_head = Table(
     "ledger_head",
