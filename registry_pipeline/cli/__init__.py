@@ -13,12 +13,21 @@ import os
 import sys
 from collections.abc import Sequence
 
-from registry_pipeline.cli import admin, audit, evals, identity, production, promotion, versions
+from registry_pipeline.cli import (
+    admin,
+    audit,
+    evals,
+    identity,
+    production,
+    promotion,
+    server,
+    versions,
+)
 from registry_pipeline.cli._app import cli
 from registry_pipeline.cli._output import fail
 
 __all__ = ["cli", "main"]
-_COMMAND_GROUPS = (admin, audit, evals, identity, production, promotion, versions)
+_COMMAND_GROUPS = (admin, audit, evals, identity, production, promotion, server, versions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

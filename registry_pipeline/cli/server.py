@@ -1,0 +1,42 @@
+"""``registry serve``: run the registry server over the database the CLI would open."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from registry_pipeline.cli._app import Settings, cli, pass_settings
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@pass_settings
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (/api/v1) over --database; clients then present tokens.
+
+    Put a TLS proxy in front of it for anything but localhost. Stateless: several workers,
+    or several hosts on one PostgreSQL, may serve one registry.
+
+    \b
+    Example:
+      registry --database postgresql+psycopg2://registry@db/registry serve --port 8080
+    """
+    import uvicorn
+
+    from registry_pipeline.store import Store
+
+    Store.open(settings.database).dispose()  # fail here, with the CLI's words, if absent
+    os.environ["REGISTRY_DATABASE_URL"] = settings.database
+    uvicorn.run(
+        "registry_pipeline.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )

@@ -1,0 +1,84 @@
+"""The server's one error table: error class to HTTP status, errors to RFC 9457 problems.
+
+A problem carries the error's facts and its next step (``step``, ``about``) so that a
+client can raise the same error again and say the same line a local run would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry_pipeline.core.errors import (
+    BadInput,
+    Conflict,
+    GateRefused,
+    NotFound,
+    Refused,
+    RegistryError,
+    StoreUnavailable,
+    Unauthenticated,
+)
+
+PROBLEM = "application/problem+json"
+STATUSES: tuple[tuple[type[RegistryError], int], ...] = (
+    (Unauthenticated, 401),
+    (BadInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Refused, 403),
+    (StoreUnavailable, 503),
+)
+"""HTTP status by error class (the first the error is an instance of); others are 500."""
+TITLES = {
+    400: "Bad input",
+    401: "Not authenticated",
+    403: "Refused",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Store unavailable",
+}
+
+
+def status_for(error: RegistryError) -> int:
+    """The HTTP status of ``error``."""
+    return next((status for cls, status in STATUSES if isinstance(error, cls)), 500)
+
+
+def problem(
+    status: int, detail: str, *, code: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An RFC 9457 problem document."""
+    return {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **(extra or {}),
+    }
+
+
+def error_problem(error: RegistryError) -> tuple[int, dict[str, Any]]:
+    """``(status, problem)`` for a registry error, with every fact a client needs."""
+    status = status_for(error)
+    extra: dict[str, Any] = {"message": error.message}
+    for key in ("entry", "version", "stage", "hint"):
+        value = getattr(error, key)
+        if value is not None:
+            extra[key] = value
+    if error.step is not None:
+        extra["step"] = error.step.value
+        extra["about"] = {k: v for k, v in error.about.items() if _json_scalar(v)}
+    if isinstance(error, GateRefused):
+        extra["gates"] = error.to_dict()["gates"]
+    if status == 500:
+        return status, problem(500, "internal error", code="InternalError")
+    return status, problem(status, str(error), code=type(error).__name__, extra=extra)
+
+
+def _json_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None

@@ -1,0 +1,375 @@
+"""The registry server: the HTTP API over the service layer, the only writer of the store.
+
+Every request is authenticated (``Authorization: Bearer`` with a registry token), acts as
+that principal and no one else (headers naming a user are never read), and answers errors
+as RFC 9457 problems. ``/healthz`` is the one route open to anyone.
+"""
+
+
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry_pipeline.core.errors import RegistryError, Step, Unauthenticated
+from registry_pipeline.core.identity import Principal
+from registry_pipeline.server import _errors
+from registry_pipeline.service import Registry
+from registry_pipeline.service import tokens as token_use_cases
+from registry_pipeline.store import Store
+
+API = "/api/v1"
+MAX_BODY = 4 * 1024 * 1024
+MAX_TEXT = 4096
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """How the server runs: its database and its limits."""
+
+    database: str
+    deployments: str | None = None
+    rate_per_minute: int = 600
+    """Requests one principal may make per minute before 429."""
+
+
+class _BodyLimit:
+    """Refuse bodies over :data:`MAX_BODY` with 413 before the application reads them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            await _too_large(scope, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    body = _errors.problem(
+        413, f"the request body is over {MAX_BODY} bytes", code="PayloadTooLarge"
+    )
+    response = JSONResponse(body, status_code=413, media_type=_errors.PROBLEM)
+    response.headers["X-Request-Id"] = uuid.uuid4().hex
+    response.headers["Connection"] = "close"
+    await response(scope, _drain, send)
+
+
+async def _drain() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class _RateLimit:
+    """A per-principal sliding window: at most ``per_minute`` requests in 60 s."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, principal: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            hits = [t for t in self._hits.get(principal, []) if now - t < 60]
+            if len(hits) >= self.per_minute:
+                self._hits[principal] = hits
+                raise _Throttled(int(60 - (now - hits[0])) + 1)
+            hits.append(now)
+            self._hits[principal] = hits
+
+
+class _Throttled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromoteBody(_Body):
+    """Open a promotion request."""
+
+    ref: str = Field(max_length=300, description="ENTRY@VERSION")
+    to: str = Field(max_length=32, description="The target stage")
+    reason: str = Field(max_length=MAX_TEXT)
+
+
+class ReasonBody(_Body):
+    """A decision's reason."""
+
+    reason: str = Field(max_length=MAX_TEXT)
+
+
+class RollbackBody(_Body):
+    """Roll a stage back to its previous holder."""
+
+    stage: str = Field(max_length=32)
+    reason: str = Field(max_length=MAX_TEXT)
+
+
+class TokenBody(_Body):
+    """Mint a token."""
+
+    principal: str | None = Field(default=None, max_length=256)
+    name: str = Field(default="cli", max_length=128)
+    expires_in: str = Field(default="90d", max_length=16)
+
+
+def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
+    """The API over ``store`` (opened from ``config.database`` when not given)."""
+    the_store = store or Store.open(config.database)
+    limiter = _RateLimit(config.rate_per_minute)
+    app = FastAPI(
+        title="registry-pipeline",
+        version="1",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Unauthenticated("no bearer token", step=Step.LOG_IN)
+        found = token_use_cases.authenticate(the_store, credentials.strip())
+        limiter.check(found.name)
+        return found
+
+    def registry(who: Annotated[Principal, Depends(principal)]) -> Registry:
+        return Registry(the_store, principal=who, deployments=config.deployments)
+
+    Reg = Annotated[Registry, Depends(registry)]
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[..., Any]) -> Response:
+        ident = uuid.uuid4().hex
+        response: Response = await call_next(request)
+        response.headers["X-Request-Id"] = ident
+        return response
+
+    @app.exception_handler(RegistryError)
+    async def registry_error(_: Request, error: RegistryError) -> Response:
+        status, body = _errors.error_problem(error)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, media_type=_errors.PROBLEM, headers=headers)
+
+    @app.exception_handler(_Throttled)
+    async def throttled(_: Request, error: _Throttled) -> Response:
+        body = _errors.problem(429, "rate limit reached; retry later", code="TooManyRequests")
+        return JSONResponse(
+            body,
+            status_code=429,
+            media_type=_errors.PROBLEM,
+            headers={"Retry-After": str(error.retry_after)},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> Response:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        return JSONResponse(
+            _errors.problem(422, detail, code="BadInput"),
+            status_code=422,
+            media_type=_errors.PROBLEM,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            _errors.problem(error.status_code, str(error.detail), code="HTTPError"),
+            status_code=error.status_code,
+            media_type=_errors.PROBLEM,
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, __: Exception) -> Response:
+        return JSONResponse(
+            _errors.problem(500, "internal error", code="InternalError"),
+            status_code=500,
+            media_type=_errors.PROBLEM,
+        )
+
+    @app.get("/healthz", include_in_schema=True)
+    def healthz() -> dict[str, Any]:
+        """Liveness and the ledger head; needs no token."""
+        head = Registry(the_store, actor="healthz").ledger_head()
+        return {"ok": True, "ledger_seq": head.seq}
+
+    @app.get(f"{API}/whoami")
+    def whoami(reg: Reg) -> dict[str, Any]:
+        """The caller, how it was authenticated, and its roles."""
+        return reg.whoami().to_dict()
+
+    @app.get(f"{API}/entries")
+    def list_entries(reg: Reg, kind: Annotated[str | None, Query(max_length=64)] = None) -> Any:
+        """Catalog entries with their versions and stage holders."""
+        return {"entries": [e.to_dict() for e in reg.list_entries(kind=kind)]}
+
+    @app.get(f"{API}/versions/{{ref}}")
+    def show(reg: Reg, ref: Annotated[str, PathParam(max_length=300)]) -> Any:
+        """A version (``ENTRY@VERSION``, ``ENTRY@STAGE`` or ``ENTRY``)."""
+        return reg.show(ref).to_dict()
+
+    @app.get(f"{API}/versions/{{ref}}/lineage")
+    def lineage(reg: Reg, ref: Annotated[str, PathParam(max_length=300)]) -> Any:
+        """The upstream tree and direct downstream of a version."""
+        return reg.lineage(ref).to_dict()
+
+    @app.get(f"{API}/versions/{{ref}}/card")
+    def card(reg: Reg, ref: Annotated[str, PathParam(max_length=300)]) -> Any:
+        """A version's model card."""
+        return reg.card(ref).to_dict()
+
+    @app.get(f"{API}/workloads/{{workload}}/resolve")
+    def resolve(
+        request: Request,
+        reg: Reg,
+        workload: Annotated[str, PathParam(max_length=128)],
+        at: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        """The production stack of a workload, now or ``at`` an instant. ``ETag`` is the
+        ledger head the answer was read at; ``If-None-Match`` with it answers 304."""
+        head = reg.ledger_head()
+        etag = f'"{head.hash}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        body = reg.resolve(workload, at=at).to_dict()
+        return JSONResponse(body, headers={"ETag": f'"{body["as_of"]["ledger_head"]}"'})
+
+    @app.get(f"{API}/entries/{{entry}}/history")
+    def history(
+        reg: Reg,
+        entry: Annotated[str, PathParam(max_length=128)],
+        stage: Annotated[str | None, Query(max_length=32)] = None,
+    ) -> Any:
+        """Who moved which version of an entry into which stage, and when."""
+        return {"entry": entry, "history": [h.to_dict() for h in reg.history(entry, stage=stage)]}
+
+    @app.post(f"{API}/requests", status_code=201)
+    def promote(reg: Reg, body: PromoteBody) -> Any:
+        """Open a promotion request."""
+        request = reg.request_promotion(body.ref, to=body.to, reason=body.reason)
+        return {
+            "request": request.id,
+            "entry": request.entry,
+            "version": request.version,
+            "target": request.target.value,
+            "status": request.status.value,
+        }
+
+    @app.get(f"{API}/requests/{{request_id}}/gates")
+    def gates(reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Any:
+        """Every gate of a request: pass or fail, and why."""
+        return reg.gates(request_id).to_dict()
+
+    @app.post(f"{API}/requests/{{request_id}}/approve")
+    def approve(
+        reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], body: ReasonBody
+    ) -> Any:
+        """Approve a request as the authenticated principal (never one's own)."""
+        return reg.approve(request_id, reason=body.reason).to_dict()
+
+    @app.post(f"{API}/requests/{{request_id}}/reject")
+    def reject(
+        reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], body: ReasonBody
+    ) -> Any:
+        """Reject a request; it can no longer be applied."""
+        return reg.reject(request_id, reason=body.reason).to_dict()
+
+    @app.post(f"{API}/requests/{{request_id}}/withdraw")
+    def withdraw(
+        reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], body: ReasonBody
+    ) -> Any:
+        """Withdraw a pending request (its requester or an admin)."""
+        return reg.withdraw(request_id, reason=body.reason).to_dict()
+
+    @app.post(f"{API}/requests/{{request_id}}/apply")
+    def apply(reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Any:
+        """Apply a request if every gate passes (re-checked in the same transaction)."""
+        return reg.apply(request_id).to_dict()
+
+    @app.post(f"{API}/entries/{{entry}}/rollback")
+    def rollback(
+        reg: Reg, entry: Annotated[str, PathParam(max_length=128)], body: RollbackBody
+    ) -> Any:
+        """Return a stage of an entry to the version that held it before."""
+        return reg.rollback(entry, stage=body.stage, reason=body.reason).to_dict()
+
+    @app.get(f"{API}/ledger/head")
+    def ledger_head(reg: Reg) -> Any:
+        """The ledger head as an anchor (``SEQ:HASH``)."""
+        return reg.anchor().to_dict()
+
+    @app.get(f"{API}/ledger/verify")
+    def verify(reg: Reg, anchor: Annotated[str | None, Query(max_length=100)] = None) -> Any:
+        """Recompute the hash chain (and check an anchor taken earlier)."""
+        return reg.verify(anchor=anchor).to_dict()
+
+    @app.get(f"{API}/tokens")
+    def tokens_list(reg: Reg) -> Any:
+        """Tokens the caller may see (never their secrets)."""
+        return {"tokens": [t.to_dict() for t in reg.tokens.list()]}
+
+    @app.post(f"{API}/tokens", status_code=201)
+    def tokens_create(reg: Reg, body: TokenBody) -> Any:
+        """Mint a token (for oneself; admins for anyone). The secret is in this answer only."""
+        created = reg.tokens.create(
+            principal=body.principal, name=body.name, expires_in=body.expires_in
+        )
+        return created.to_dict()
+
+    @app.delete(f"{API}/tokens/{{token_id}}")
+    def tokens_revoke(reg: Reg, token_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Any:
+        """Revoke a token."""
+        return reg.tokens.revoke(token_id).to_dict()
+
+    app.add_middleware(_BodyLimit)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory``: the database from ``REGISTRY_DATABASE_URL``."""
+    from registry_pipeline.settings import database_url
+
+    return create_app(ServerConfig(database=database_url()))
