@@ -5,7 +5,6 @@ that principal and no one else (headers naming a user are never read), and answe
 as RFC 9457 problems. ``/healthz`` is the one route open to anyone.
 """
 
-
 import threading
 import time
 import uuid
@@ -154,9 +153,23 @@ class TokenBody(_Body):
     expires_in: str = Field(default="90d", max_length=16)
 
 
+def _etags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header, each also in its weak form."""
+    tags = {t.strip() for t in header.split(",") if t.strip()}
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+
+
 def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     """The API over ``store`` (opened from ``config.database`` when not given)."""
-    the_store = store or Store.open(config.database)
+    opened: list[Store] = [store] if store is not None else []
+    opening = threading.Lock()
+
+    def the_store() -> Store:
+        with opening:
+            if not opened:
+                opened.append(Store.open(config.database))
+            return opened[0]
+
     limiter = _RateLimit(config.rate_per_minute)
     app = FastAPI(
         title="registry-pipeline",
@@ -171,12 +184,12 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise Unauthenticated("no bearer token", step=Step.LOG_IN)
-        found = token_use_cases.authenticate(the_store, credentials.strip())
+        found = token_use_cases.authenticate(the_store(), credentials.strip())
         limiter.check(found.name)
         return found
 
     def registry(who: Annotated[Principal, Depends(principal)]) -> Registry:
-        return Registry(the_store, principal=who, deployments=config.deployments)
+        return Registry(the_store(), principal=who, deployments=config.deployments)
 
     Reg = Annotated[Registry, Depends(registry)]
 
@@ -233,7 +246,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     @app.get("/healthz", include_in_schema=True)
     def healthz() -> dict[str, Any]:
         """Liveness and the ledger head; needs no token."""
-        head = Registry(the_store, actor="healthz").ledger_head()
+        head = Registry(the_store(), actor="healthz").ledger_head()
         return {"ok": True, "ledger_seq": head.seq}
 
     @app.get(f"{API}/whoami")
@@ -268,14 +281,15 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         workload: Annotated[str, PathParam(max_length=128)],
         at: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
-        """The production stack of a workload, now or ``at`` an instant. ``ETag`` is the
-        ledger head the answer was read at; ``If-None-Match`` with it answers 304."""
-        head = reg.ledger_head()
-        etag = f'"{head.hash}"'
-        if request.headers.get("if-none-match") == etag:
+        """The production stack of a workload, now or ``at`` an instant.
+
+        The weak ``ETag`` is the ledger head the answer was read at: two answers with one
+        head differ at most in ``as_of.time``. ``If-None-Match`` with it answers 304."""
+        etag = f'W/"{reg.ledger_head().hash}"'
+        if etag in _etags(request.headers.get("if-none-match", "")):
             return Response(status_code=304, headers={"ETag": etag})
         body = reg.resolve(workload, at=at).to_dict()
-        return JSONResponse(body, headers={"ETag": f'"{body["as_of"]["ledger_head"]}"'})
+        return JSONResponse(body, headers={"ETag": f'W/"{body["as_of"]["ledger_head"]}"'})
 
     @app.get(f"{API}/entries/{{entry}}/history")
     def history(

@@ -1,0 +1,254 @@
+"""The registry server as clients meet it: uvicorn on a free port, real tokens, real HTTP."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import (
+    EXAMPLES,
+    SUPPORT_BOT_PINS,
+    make_ready,
+    promote_through,
+    raw_rows,
+    raw_sql,
+    register_support_components,
+)
+from support.server import running_server
+
+from registry_pipeline.service import Registry
+
+pytestmark = pytest.mark.integration
+API = "/api/v1"
+
+
+@dataclass
+class Estate:
+    url: str
+    database: str
+    tokens: dict[str, str]
+    token_ids: dict[str, int]
+
+    def client(self, who: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    root = tmp_path_factory.mktemp("server")
+    database = f"sqlite:///{root / 'registry.db'}"
+    Registry.init(database, catalog=EXAMPLES, actor="carol@example.com")
+    for round_ in (1, 2):
+        owner = register_support_components(database, root, round_=round_)
+        owner.register_stack(
+            "support-bot", [p.replace("@1", f"@{round_}") for p in SUPPORT_BOT_PINS]
+        )
+        make_ready(owner, f"support-bot@{round_}")
+        if round_ == 1:
+            promote_through(database, "support-bot@1", "staging", "production")
+    operator = Registry.open(database, actor="operator")
+    tokens, ids = {}, {}
+    for who in ("alice", "bob", "carol", "support-ml", "dave", "revoked", "expired"):
+        created = operator.tokens.create(principal=f"{who}@example.com", name="test")
+        tokens[who], ids[who] = created.token, created.info.id
+    operator.tokens.revoke(ids["revoked"])
+    raw_sql(
+        database,
+        "UPDATE tokens SET expires_at = '2026-01-01T00:00:00.000000Z' WHERE id = :id",
+        id=ids["expired"],
+    )
+    with running_server(database, cwd=root) as url:
+        yield Estate(url=url, database=database, tokens=tokens, token_ids=ids)
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "code"} <= set(body)
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        (None, "no bearer token"),
+        ("Bearer", "no bearer token"),
+        ("Basic YWxpY2U6c2VjcmV0", "no bearer token"),
+        ("Bearer not-a-token", "malformed token"),
+        ("Bearer rgp_" + "A" * 43, "unknown token"),
+        ("revoked", "was revoked"),
+        ("expired", "expired"),
+    ],
+)
+def test_a_request_without_a_valid_token_is_401(
+    estate: Estate, header: str | None, why: str
+) -> None:
+    if header in ("revoked", "expired"):
+        header = f"Bearer {estate.tokens[header]}"
+    headers = {"Authorization": header} if header else {}
+    response = httpx.get(f"{estate.url}{API}/whoami", headers=headers, timeout=30)
+    body = _problem(response, 401)
+    assert why in str(body["detail"])
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_whoami_is_the_tokens_principal(estate: Estate) -> None:
+    with estate.client("carol") as carol:
+        body = carol.get(f"{API}/whoami", headers={"X-Actor": "alice@example.com"}).json()
+    assert body["principal"] == "carol@example.com"
+    assert body["auth"] == {
+        "method": "token",
+        "principal": "carol@example.com",
+        "token_id": estate.token_ids["carol"],
+    }
+    assert "admin" in body["roles"]
+
+
+def test_every_response_has_a_request_id(estate: Estate) -> None:
+    seen = set()
+    for path in ("/healthz", f"{API}/whoami", f"{API}/versions/nope@1"):
+        response = httpx.get(f"{estate.url}{path}", timeout=30)
+        seen.add(response.headers["x-request-id"])
+    assert len(seen) == 3
+
+
+def test_the_promotion_story_over_http_records_who_proved_it(estate: Estate) -> None:
+    before = raw_rows(estate.database, "SELECT max(seq) FROM ledger")[0][0]
+    spoof = {"X-Actor": "carol@example.com", "X-Forwarded-User": "carol@example.com"}
+    with estate.client("alice") as alice, estate.client("bob") as bob:
+        opened = alice.post(
+            f"{API}/requests",
+            json={"ref": "support-bot@2", "to": "staging", "reason": "new adapter"},
+            headers=spoof,
+        )
+        assert opened.status_code == 201, opened.text
+        request = opened.json()["request"]
+        own = alice.post(f"{API}/requests/{request}/approve", json={"reason": "mine"})
+        assert "cannot approve it" in str(_problem(own, 403)["detail"])
+        approved = bob.post(
+            f"{API}/requests/{request}/approve", json={"reason": "reviewed"}, headers=spoof
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["approver"] == "bob@example.com"
+        gates = alice.get(f"{API}/requests/{request}/gates").json()
+        assert gates["passed"], gates
+        applied = alice.post(f"{API}/requests/{request}/apply")
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["stage"] == "staging"
+        again = alice.post(f"{API}/requests/{request}/apply")
+        assert "request 3 is applied" in str(_problem(again, 403)["detail"])
+    events = raw_rows(
+        estate.database, f"SELECT actor, action, auth FROM ledger WHERE seq > {before} ORDER BY seq"
+    )
+    assert [(a, action) for a, action, _ in events] == [
+        ("alice@example.com", "promotion.request"),
+        ("bob@example.com", "promotion.approve"),
+        ("alice@example.com", "promotion.apply"),
+    ]
+    for actor, _, auth in events:
+        record = json.loads(auth)
+        assert record["method"] == "token"
+        assert record["principal"] == actor
+        assert record["token_id"] == estate.token_ids[actor.split("@")[0]]
+    assert Registry.open(estate.database).verify().ok
+
+
+def test_a_non_admin_mints_only_for_themselves(estate: Estate) -> None:
+    with estate.client("dave") as dave:
+        refused = dave.post(f"{API}/tokens", json={"principal": "carol@example.com"})
+        assert "only policy.admins" in str(_problem(refused, 403)["detail"])
+        own = dave.post(f"{API}/tokens", json={"name": "laptop", "expires_in": "1d"})
+        assert own.status_code == 201, own.text
+        secret = own.json()["token"]
+        listed = dave.get(f"{API}/tokens").json()["tokens"]
+        assert {t["principal"] for t in listed} == {"dave@example.com"}
+        assert secret not in json.dumps(listed)
+    stored = raw_rows(estate.database, "SELECT * FROM tokens")
+    assert secret not in json.dumps(stored, default=str)
+    with httpx.Client(base_url=estate.url, headers={"Authorization": f"Bearer {secret}"}) as new:
+        assert new.get(f"{API}/whoami").json()["principal"] == "dave@example.com"
+        token_id = own.json()["id"]
+        assert new.delete(f"{API}/tokens/{token_id}").status_code == 200
+        _problem(new.get(f"{API}/whoami"), 401)
+
+
+def test_a_non_admin_cannot_revoke_someone_elses_token(estate: Estate) -> None:
+    with estate.client("dave") as dave:
+        refused = dave.delete(f"{API}/tokens/{estate.token_ids['alice']}")
+        _problem(refused, 403)
+    with estate.client("alice") as alice:
+        assert alice.get(f"{API}/whoami").status_code == 200
+
+
+def test_bad_input_is_a_problem_and_writes_nothing(estate: Estate) -> None:
+    before = raw_rows(estate.database, "SELECT max(seq) FROM ledger")[0][0]
+    with estate.client("alice") as alice:
+        for body in (
+            {"ref": "support-bot@1"},
+            {"ref": "support-bot@1", "to": "staging", "reason": "x" * 5000},
+            {"ref": "support-bot@1", "to": "staging", "reason": "ok", "actor": "carol"},
+            {"ref": "support-bot@999", "to": "staging", "reason": "ok"},
+            {"ref": "support-bot@1", "to": "moon", "reason": "ok"},
+        ):
+            response = alice.post(f"{API}/requests", json=body)
+            assert response.status_code in (400, 404, 422), response.text
+            _problem(response, response.status_code)
+        _problem(alice.post(f"{API}/requests", content=b"{not json"), 422)
+        _problem(alice.get(f"{API}/requests/0/gates"), 422)
+        _problem(alice.get(f"{API}/requests/99999999999999999999/gates"), 422)
+    assert raw_rows(estate.database, "SELECT max(seq) FROM ledger")[0][0] == before
+
+
+def test_a_10_mib_body_is_413_and_the_server_keeps_serving(estate: Estate) -> None:
+    with estate.client("alice") as alice:
+        big = alice.post(
+            f"{API}/requests",
+            content=b"{" + b" " * (10 << 20) + b"}",
+            headers={"content-type": "application/json"},
+        )
+        _problem(big, 413)
+        assert alice.get(f"{API}/whoami").status_code == 200
+
+
+def test_200_concurrent_resolves_agree_and_etag_answers_304(estate: Estate) -> None:
+    def one(_: int) -> tuple[int, str, str]:
+        with estate.client("bob") as client:
+            response = client.get(f"{API}/workloads/customer-support/resolve")
+            return response.status_code, response.text, response.headers.get("etag", "")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(one, range(200)))
+    assert {status for status, _, _ in answers} == {200}
+    bodies = [json.loads(text) for _, text, _ in answers]
+    for answer in bodies:
+        answer["as_of"].pop("time")  # the instant asked about: now, for each call
+    assert all(answer == bodies[0] for answer in bodies)
+    assert len({etag for _, _, etag in answers}) == 1
+    body = json.loads(answers[0][1])
+    assert body["stack"]["entry"] == "support-bot"
+    assert body["stack"]["version"] == 1
+    etag = answers[0][2]
+    assert etag == f'W/"{body["as_of"]["ledger_head"]}"'
+    with estate.client("bob") as bob:
+        unchanged = bob.get(
+            f"{API}/workloads/customer-support/resolve", headers={"If-None-Match": etag}
+        )
+        assert unchanged.status_code == 304
+        assert unchanged.content == b""
+
+
+def test_openapi_is_served_and_committed(estate: Estate) -> None:
+    served = httpx.get(f"{estate.url}{API}/openapi.json", timeout=30).json()
+    committed = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text()
+    )
+    assert served == committed, "run `python -m registry_pipeline.server.openapi` to refresh"
