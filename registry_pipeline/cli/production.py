@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from registry_pipeline.cli import _output as out
 from registry_pipeline.cli._app import Settings, cli, pass_settings
-from registry_pipeline.cli._output import emit
+from registry_pipeline.cli._output import emit, note
 
 
 @cli.command()
@@ -124,3 +126,28 @@ def review_due(settings: Settings) -> None:
         return out.table(header, body)
 
     emit(settings, {"due": rows}, text)
+
+
+@cli.command(name="verify-content")
+@click.argument("ref", metavar="ENTRY@VERSION")
+@click.argument("path", type=click.Path())
+@pass_settings
+def verify_content(settings: Settings, ref: str, path: str) -> None:
+    """Check that the bytes at PATH are exactly version ENTRY@VERSION (exit 0), or name the
+    first file that differs (exit 4).
+
+    \b
+    Example:
+      registry verify-content support-lora@3 /models/support-lora
+    """
+    from registry_pipeline.cli import _errors
+    from registry_pipeline.core.errors import Conflict
+
+    check = settings.registry().verify_content(ref, path)
+    data = check.to_dict()
+    if check.ok:
+        emit(settings, data, f"{path} is {check.entry}@{check.version} {check.digest}")
+        return
+    emit(settings, data, f"{path} is NOT {check.entry}@{check.version}")
+    note(f"error: {path} is not {check.entry}@{check.version}: {check.difference}")
+    sys.exit(_errors.code_for(Conflict))

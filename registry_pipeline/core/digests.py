@@ -101,3 +101,21 @@ def digest_of_document(document: Mapping[str, Any], *, format_name: str) -> str:
     """Digest of a structured document (a stack's pins, a provider spec): sha256 of its
     canonical JSON tagged with ``format_name``."""
     return hashlib.sha256(canonical_json({"format": format_name, "document": document})).hexdigest()
+
+
+def first_difference(expected: Iterable[FileDigest], actual: Iterable[FileDigest]) -> str | None:
+    """The first file (in path order) where ``actual`` is not ``expected``, described in
+    words, or ``None`` when both hold exactly the same files and bytes."""
+    want = {f.path: f for f in expected}
+    have = {f.path: f for f in actual}
+    for path in sorted(want.keys() | have.keys()):
+        if path not in have:
+            return f"{path} is missing"
+        if path not in want:
+            return f"{path} is not in the registered version"
+        if want[path].size != have[path].size:
+            return f"{path} is {have[path].size} bytes, registered {want[path].size}"
+        if want[path].sha256 != have[path].sha256:
+            got, registered = have[path].sha256[:12], want[path].sha256[:12]
+            return f"{path} differs (sha256 {got}, registered {registered})"
+    return None

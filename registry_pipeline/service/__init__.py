@@ -24,6 +24,7 @@ from registry_pipeline.service import (
     approvals,
     audit,
     catalog_sync,
+    content,
     deployments,
     evidence,
     pipeline,
@@ -32,6 +33,7 @@ from registry_pipeline.service import (
     registration,
 )
 from registry_pipeline.service import tokens as identity
+from registry_pipeline.service.content import ContentCheck
 from registry_pipeline.service.context import Context, default_actor, local_principal
 from registry_pipeline.service.results import (
     ABRecorded,
@@ -96,13 +98,8 @@ class Registry:
     def init(
         cls, url: str = DEFAULT_URL, *, catalog: str | Path | None = None, actor: str | None = None
     ) -> tuple[Registry, Initialised]:
-        """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it.
-
-        Raises:
-            CatalogError: the catalog is malformed (nothing is written).
-            Refused: the current policy does not let the actor change the catalog.
-            Conflict: the new catalog drops or re-kinds an entry that has versions.
-        """
+        """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it (errors:
+        :func:`.catalog_sync.read_catalog`, then :func:`.catalog_sync.initialise`)."""
         loaded = catalog_sync.read_catalog(catalog)  # a malformed catalog creates nothing
         registry = cls(Store.open(url, create=True), actor=actor)
         return registry, catalog_sync.initialise(registry._ctx, url, loaded)
@@ -294,3 +291,7 @@ class Registry:
     def whoami(self) -> WhoAmI:
         """The acting principal, how it was authenticated, and its roles."""
         return identity.whoami(self._ctx)
+
+    def verify_content(self, ref: str, path: str | Path) -> ContentCheck:
+        """Whether the bytes at ``path`` are exactly version ``ref``'s."""
+        return content.verify_content(self._ctx, ref, path)

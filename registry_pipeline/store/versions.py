@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, func, select, update
 
+from registry_pipeline.core.digests import FileDigest
 from registry_pipeline.core.versions import DownstreamLink, UpstreamLink, Version
 from registry_pipeline.errors import NotFound
 from registry_pipeline.store import dumps, loads, schema
@@ -172,3 +173,13 @@ def downstream_of(conn: Connection, entry: str, number: int) -> list[DownstreamL
     return [
         DownstreamLink(entry=e, version=n, relation=rel) for e, n, rel in conn.execute(query).all()
     ]
+
+
+def manifest_files(conn: Connection, entry: str, number: int) -> tuple[FileDigest, ...]:
+    """The files a version's manifest lists (none for a version imported by digest only)."""
+    t = schema.versions
+    text = conn.execute(
+        select(t.c.manifest).where(t.c.entry == entry, t.c.number == number)
+    ).scalar_one()
+    files = loads(text).get("files") or []
+    return tuple(FileDigest(path=f["path"], size=f["size"], sha256=f["sha256"]) for f in files)
