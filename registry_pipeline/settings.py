@@ -16,6 +16,10 @@ library, so the CLI can use it before any heavy import.
 - ``REGISTRY_HASH_CACHE``: the file-hash stat cache (``.registry/hash-cache.db``);
 - ``REGISTRY_SENSORS``: ``running`` starts the sensors with the code location;
 - ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (10);
+- ``REGISTRY_URL``: a registry server to act through (none: open the database here);
+- ``REGISTRY_TOKEN``: the token presented to it (none: the one ``registry login`` saved);
+- ``REGISTRY_CREDENTIALS``: where ``registry login`` saves tokens
+  (``~/.config/registry-pipeline/credentials.json``);
 - ``REGISTRY_DEBUG``: set to anything, errors show their traceback.
 """
 
@@ -155,3 +159,41 @@ class Environment:
             sensor_interval=sensor_interval(environ=environ),
             debug=debug(environ=environ),
         )
+
+
+def server_url(value: str | None = None, *, environ: Mapping[str, str] | None = None) -> str | None:
+    """The registry server to act through, or ``None`` for local mode.
+
+    Raises:
+        BadInput: not an http(s) URL.
+    """
+    url = value or _env("REGISTRY_URL", environ)
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")) or len(url) > 2048:
+        raise BadInput(f"registry URL {url[:80]!r} is not an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+def credentials_path(*, environ: Mapping[str, str] | None = None) -> Path:
+    """The file ``registry login`` saves tokens in (one per server URL, mode 0600)."""
+    configured = _env("REGISTRY_CREDENTIALS", environ)
+    if configured:
+        return Path(configured)
+    base = _env("XDG_CONFIG_HOME", environ) or str(Path.home() / ".config")
+    return Path(base) / "registry-pipeline" / "credentials.json"
+
+
+def token(url: str, *, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token to present to ``url``: ``REGISTRY_TOKEN``, else the one saved for it."""
+    explicit = _env("REGISTRY_TOKEN", environ)
+    if explicit:
+        return explicit.strip()
+    import json
+
+    try:
+        saved = json.loads(credentials_path(environ=environ).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = saved.get(url) if isinstance(saved, dict) else None
+    return found if isinstance(found, str) else None

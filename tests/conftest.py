@@ -40,9 +40,16 @@ def _private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("REGISTRY_LANDING", "landing"),
         ("REGISTRY_EXPORTS", "exports"),
         ("REGISTRY_HASH_CACHE", "hash-cache.db"),
+        ("REGISTRY_CREDENTIALS", "credentials.json"),
     ):
         monkeypatch.setenv(name, str(tmp_path / "state" / folder))
-    for name in ("REGISTRY_DATABASE_URL", "REGISTRY_CATALOG", "REGISTRY_ACTOR"):
+    for name in (
+        "REGISTRY_DATABASE_URL",
+        "REGISTRY_CATALOG",
+        "REGISTRY_ACTOR",
+        "REGISTRY_URL",
+        "REGISTRY_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

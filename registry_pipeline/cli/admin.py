@@ -179,7 +179,7 @@ def import_mlflow_(
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from registry_pipeline.importers.mlflow import import_mlflow, write_catalog_snippet
 
-    registry = settings.registry()
+    registry = settings.local_registry("import mlflow")
     selected = list(models) or None
     if write_catalog:
         names = write_catalog_snippet(

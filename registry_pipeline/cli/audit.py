@@ -70,7 +70,7 @@ def export_(settings: Settings, fmt: str, out: str) -> None:
     """
     from registry_pipeline.exports import export
 
-    data = export(settings.registry(), fmt, out)
+    data = export(settings.local_registry("export"), fmt, out)
     emit(
         settings,
         data,
@@ -106,7 +106,7 @@ def sql(settings: Settings, query: str, inventory: str | None, no_refresh: bool)
 
     root = inv.inventory_root(inventory)
     if not no_refresh:
-        inv.ensure_current(settings.registry(), root)
+        inv.ensure_current(settings.local_registry("sql"), root)
     columns, rows = inv.query(root, query)
     cells = [[out.cell(v) for v in row] for row in rows]
     emit(

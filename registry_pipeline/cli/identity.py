@@ -101,3 +101,49 @@ def whoami(settings: Settings) -> None:
         f"{data['principal']} ({data['auth']['method']}): "
         + (", ".join(data["roles"]) or "no roles"),
     )
+
+
+@cli.command()
+@click.option("--url", "server", required=True, metavar="URL", help="The registry server.")
+@click.option(
+    "--token",
+    "secret",
+    default=None,
+    help="The token (default: read from stdin, so it stays out of shell history).",
+)
+@pass_settings
+def login(settings: Settings, server: str, secret: str | None) -> None:
+    """Check a token against a registry server and save it for the CLI (file mode 0600).
+
+    \b
+    Example:
+      registry login --url https://registry.internal < carol.token
+    """
+    import json
+    import sys
+
+    from registry_pipeline import settings as config
+    from registry_pipeline.atomic_files import write_atomically
+    from registry_pipeline.client import RemoteRegistry
+
+    url = config.server_url(server) or server
+    token = (secret or sys.stdin.readline()).strip()
+    remote = RemoteRegistry(url, token=token)
+    try:
+        me = remote.whoami().to_dict()
+    finally:
+        remote.close()
+    path = config.credentials_path()
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    saved = saved if isinstance(saved, dict) else {}
+    saved[url] = token
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomically(path, json.dumps(saved, indent=2, sort_keys=True) + "\n", mode=0o600)
+    emit(
+        settings,
+        {"url": url, "principal": me["principal"], "credentials": str(path)},
+        f"logged in to {url} as {me['principal']}; token saved in {path}",
+    )

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry_pipeline.core.errors import RegistryError, Step, Unauthenticated
 from registry_pipeline.core.identity import Principal
+from registry_pipeline.core.times import format_time
 from registry_pipeline.server import _errors
 from registry_pipeline.service import Registry
 from registry_pipeline.service import tokens as token_use_cases
@@ -308,8 +309,12 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
             "request": request.id,
             "entry": request.entry,
             "version": request.version,
+            "digest": request.digest,
             "target": request.target.value,
+            "requester": request.requester,
+            "reason": request.reason,
             "status": request.status.value,
+            "created_at": format_time(request.created_at),
         }
 
     @app.get(f"{API}/requests/{{request_id}}/gates")

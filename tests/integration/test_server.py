@@ -252,3 +252,104 @@ def test_openapi_is_served_and_committed(estate: Estate) -> None:
         (Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text()
     )
     assert served == committed, "run `python -m registry_pipeline.server.openapi` to refresh"
+
+
+def _cli(
+    estate: Estate, *args: str, who: str | None = None, remote: bool = True, stdin: str = ""
+) -> tuple[int, str, str]:
+    """The real CLI: through the server with ``who``'s token, or on the database itself."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["REGISTRY_CREDENTIALS"] = str(
+        Path(estate.database.removeprefix("sqlite:///")).parent / "creds.json"
+    )
+    if remote:
+        env["REGISTRY_URL"] = estate.url
+        if who:
+            env["REGISTRY_TOKEN"] = estate.tokens[who]
+        argv = [sys.executable, "-m", "registry_pipeline.cli", *args]
+    else:
+        actor = ["--actor", f"{who}@example.com"] if who else []
+        argv = [
+            sys.executable,
+            "-m",
+            "registry_pipeline.cli",
+            "--database",
+            estate.database,
+            *actor,
+            *args,
+        ]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, input=stdin, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("--json", "list", "--kind", "lora_adapter"),
+        ("show", "support-bot@production"),
+        ("--json", "show", "support-lora@1"),
+        ("lineage", "support-bot@1"),
+        ("--json", "history", "support-bot"),
+        ("history", "support-bot", "--stage", "production"),
+        ("gates", "1"),
+        ("--json", "gates", "2"),
+        ("show", "nope@1"),
+        ("--json", "show", "support-bot@99"),
+        ("show", "support-bot@@"),
+        ("gates", "99999"),
+        ("history", "support-bot", "--stage", "moon"),
+        ("audit", "verify", "--anchor", "zz"),
+    ],
+)
+def test_the_cli_answers_the_same_through_the_server(estate: Estate, args: tuple[str, ...]) -> None:
+    local = _cli(estate, *args, who="bob", remote=False)
+    remote = _cli(estate, *args, who="bob")
+    assert remote == local
+
+
+def test_a_requesters_own_approval_is_exit_5_over_http(estate: Estate) -> None:
+    code, out, _ = _cli(
+        estate, "promote", "support-lora@2", "--to", "staging", "--reason", "r", who="alice"
+    )
+    assert code == 0, out
+    request = out.strip()
+    code, _, err = _cli(estate, "approve", request, "--reason", "mine", who="alice")
+    assert code == 5
+    assert err.startswith("error: alice@example.com requested support-lora@2 -> staging")
+    code, out, err = _cli(estate, "withdraw", request, "--reason", "done", who="alice")
+    assert code == 0, err
+
+
+def test_actor_with_a_server_is_refused_and_no_token_is_refused(estate: Estate) -> None:
+    code, _, err = _cli(estate, "--actor", "carol@example.com", "list", who="bob")
+    assert code == 2
+    assert "cannot be used with a registry server" in err
+    code, _, err = _cli(estate, "list")
+    assert code == 5
+    assert err.startswith("error: no token for ")
+    assert "registry login" in err
+
+
+def test_login_saves_the_token_0600_and_the_cli_uses_it(estate: Estate) -> None:
+    code, out, err = _cli(estate, "login", "--url", estate.url, stdin=estate.tokens["dave"] + "\n")
+    assert code == 0, err
+    assert "as dave@example.com" in out
+    saved = Path(estate.database.removeprefix("sqlite:///")).parent / "creds.json"
+    assert saved.stat().st_mode & 0o777 == 0o600
+    code, out, _ = _cli(estate, "--json", "whoami")
+    assert code == 0
+    assert json.loads(out)["principal"] == "dave@example.com"
+    code, _, err = _cli(estate, "login", "--url", estate.url, stdin="rgp_wrong\n")
+    assert code == 5
+    assert "malformed token" in err
+
+
+def test_commands_that_need_the_database_say_so(estate: Estate) -> None:
+    code, _, err = _cli(estate, "sql", "SELECT 1", who="bob")
+    assert code == 2
+    assert err.startswith("error: `registry sql` reads the database itself")

@@ -1,0 +1,263 @@
+"""The registry over HTTP: the Python API of :class:`~registry_pipeline.service.Registry`
+against a ``registry serve``, raising the same error classes.
+
+One shared ``httpx`` client per registry, with timeouts; reads (GET) are retried on a
+transport error, writes never (the server may have committed one already). Nothing here
+imports the server (FastAPI, uvicorn) or the store (SQLAlchemy): the CLI's client path
+stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from registry_pipeline import errors
+from registry_pipeline.core.errors import BadInput, RegistryError, Step, StoreUnavailable
+from registry_pipeline.core.gates import GateResult
+from registry_pipeline.core.ledger import LedgerHead
+from registry_pipeline.core.promotion import PromotionRequest, RequestStatus
+from registry_pipeline.core.stages import Stage
+from registry_pipeline.core.times import format_time, parse_stored
+
+API = "/api/v1"
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+READ_RETRIES = 2
+
+
+class Remote:
+    """A result as the server sent it: attributes read its fields, ``to_dict()`` is the
+    document itself (the same document the local result's ``to_dict()`` gives)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._document = dict(document)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._document[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return _wrap(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document the server answered."""
+        return dict(self._document)
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Remote(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _error(response: httpx.Response) -> RegistryError:
+    """The registry error a problem document describes (the class its ``code`` names)."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    code = str(problem.get("code", ""))
+    detail = str(problem.get("detail") or f"HTTP {response.status_code}")
+    kind = getattr(errors, code, None)
+    if not (isinstance(kind, type) and issubclass(kind, RegistryError)):
+        kind = {413: BadInput, 422: BadInput, 429: errors.Refused}.get(
+            response.status_code, StoreUnavailable if response.status_code >= 500 else BadInput
+        )
+        return kind(f"the registry server answered {response.status_code}: {detail}")
+    step = problem.get("step")
+    fields: dict[str, Any] = {
+        "entry": problem.get("entry"),
+        "version": problem.get("version"),
+        "stage": problem.get("stage"),
+        "hint": problem.get("hint"),
+        "step": Step(step) if isinstance(step, str) and step in set(Step) else None,
+        "about": problem.get("about") or {},
+    }
+    message = str(problem.get("message") or detail)
+    if kind is errors.GateRefused:
+        gates = [
+            GateResult(name=g["name"], passed=g["passed"], detail=g["detail"])
+            for g in problem.get("gates", [])
+        ]
+        return errors.GateRefused(message, gates=gates, **fields)
+    return kind(message, **fields)
+
+
+class RemoteRegistry:
+    """The registry's use cases, served by a registry server at ``url``."""
+
+    def __init__(self, url: str, *, token: str | None) -> None:
+        if not token:
+            raise errors.Unauthenticated(f"no token for {url}", step=Step.LOG_IN)
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "registry-pipeline"},
+            timeout=TIMEOUT,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        attempts = READ_RETRIES + 1 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(method, f"{API}{path}", **kwargs)
+                break
+            except httpx.TransportError as e:
+                if attempt + 1 == attempts:
+                    raise StoreUnavailable(
+                        f"cannot reach the registry server at {self.url}: {type(e).__name__}"
+                    ) from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response.json()
+
+    # reads
+    def whoami(self) -> Remote:
+        """The caller as the server authenticated it."""
+        return Remote(self._call("GET", "/whoami"))
+
+    def list_entries(self, *, kind: str | None = None) -> list[Remote]:
+        """Catalog entries with versions and stage holders."""
+        params = {"kind": kind} if kind else {}
+        return [Remote(e) for e in self._call("GET", "/entries", params=params)["entries"]]
+
+    def show(self, ref: str) -> Remote:
+        """A version with its stage, lineage, evidence and card."""
+        return Remote(self._call("GET", f"/versions/{_seg(ref)}"))
+
+    def lineage(self, ref: str) -> Remote:
+        """The upstream tree and direct downstream of a version."""
+        return Remote(self._call("GET", f"/versions/{_seg(ref)}/lineage"))
+
+    def card(self, ref: str) -> Remote:
+        """A version's model card."""
+        return Remote(self._call("GET", f"/versions/{_seg(ref)}/card"))
+
+    def resolve(self, workload: str, *, at: str | datetime | None = None) -> Remote:
+        """The production stack of a workload, now or at an instant."""
+        params = {"at": at if isinstance(at, str) else format_time(at)} if at else {}
+        return Remote(self._call("GET", f"/workloads/{_seg(workload)}/resolve", params=params))
+
+    def history(self, entry: str, *, stage: str | None = None) -> list[Remote]:
+        """Stage assignments of an entry."""
+        params = {"stage": stage} if stage else {}
+        answer = self._call("GET", f"/entries/{_seg(entry)}/history", params=params)
+        return [Remote(h) for h in answer["history"]]
+
+    def gates(self, request_id: int) -> Remote:
+        """Every gate of a request."""
+        return Remote(self._call("GET", f"/requests/{int(request_id)}/gates"))
+
+    def ledger_head(self) -> LedgerHead:
+        """The ledger head."""
+        head = self._call("GET", "/ledger/head")
+        return LedgerHead(seq=head["seq"], hash=head["hash"], recorded_at=head["recorded_at"])
+
+    def anchor(self) -> Remote:
+        """The ledger head as an anchor."""
+        return Remote(self._call("GET", "/ledger/head"))
+
+    def verify(self, *, anchor: str | None = None) -> Remote:
+        """The server's verdict on the chain (and an anchor)."""
+        params = {"anchor": anchor} if anchor else {}
+        return Remote(self._call("GET", "/ledger/verify", params=params))
+
+    # decisions
+    def request_promotion(self, ref: str, *, to: str, reason: str) -> PromotionRequest:
+        """Open a promotion request."""
+        body = self._call("POST", "/requests", json={"ref": ref, "to": to, "reason": reason})
+        return PromotionRequest(
+            id=body["request"],
+            entry=body["entry"],
+            version=body["version"],
+            digest=body["digest"],
+            target=Stage(body["target"]),
+            requester=body["requester"],
+            reason=body["reason"],
+            status=RequestStatus(body["status"]),
+            created_at=parse_stored(body["created_at"]),
+        )
+
+    def approve(self, request_id: int, *, reason: str, key: str | Path | None = None) -> Remote:
+        """Approve a request as the token's principal."""
+        if key is not None:
+            raise BadInput("signed approvals are not taken over the server yet; approve unsigned")
+        return Remote(
+            self._call("POST", f"/requests/{int(request_id)}/approve", json={"reason": reason})
+        )
+
+    def reject(self, request_id: int, *, reason: str) -> Remote:
+        """Reject a request."""
+        return Remote(
+            self._call("POST", f"/requests/{int(request_id)}/reject", json={"reason": reason})
+        )
+
+    def withdraw(self, request_id: int, *, reason: str) -> Remote:
+        """Withdraw a pending request."""
+        return Remote(
+            self._call("POST", f"/requests/{int(request_id)}/withdraw", json={"reason": reason})
+        )
+
+    def apply(self, request_id: int) -> Remote:
+        """Apply a request if every gate passes."""
+        return Remote(self._call("POST", f"/requests/{int(request_id)}/apply"))
+
+    def rollback(self, entry: str, *, stage: str, reason: str) -> Remote:
+        """Return a stage to its previous holder."""
+        body = {"stage": stage, "reason": reason}
+        return Remote(self._call("POST", f"/entries/{_seg(entry)}/rollback", json=body))
+
+    @property
+    def tokens(self) -> RemoteTokens:
+        """Registry tokens over the server."""
+        return RemoteTokens(self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise BadInput(
+            f"{name.replace('_', ' ')} does not work against a registry server yet; run it "
+            "where the database is (without REGISTRY_URL)"
+        )
+
+
+class RemoteTokens:
+    """``tokens.create``, ``tokens.list``, ``tokens.revoke`` over the server."""
+
+    def __init__(self, registry: RemoteRegistry) -> None:
+        self._registry = registry
+
+    def create(
+        self, *, principal: str | None = None, name: str = "cli", expires_in: str | None = None
+    ) -> Remote:
+        """Mint a token."""
+        body: dict[str, Any] = {"principal": principal, "name": name}
+        if expires_in:
+            body["expires_in"] = expires_in
+        return Remote(self._registry._call("POST", "/tokens", json=body))
+
+    def list(self) -> list[Remote]:
+        """Tokens the caller may see."""
+        return [Remote(t) for t in self._registry._call("GET", "/tokens")["tokens"]]
+
+    def revoke(self, token_id: int) -> Remote:
+        """Revoke a token."""
+        return Remote(self._registry._call("DELETE", f"/tokens/{int(token_id)}"))
+
+
+def _seg(text: str) -> str:
+    """One URL path segment (``@`` kept readable)."""
+    return quote(text, safe="@")
