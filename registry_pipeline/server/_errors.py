@@ -6,6 +6,7 @@ client can raise the same error again and say the same line a local run would.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from registry_pipeline.core.errors import (
@@ -54,7 +55,7 @@ def problem(
     """An RFC 9457 problem document."""
     return {
         "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
+        "title": TITLES.get(status) or _phrase(status),
         "status": status,
         "detail": detail,
         "code": code,
@@ -82,3 +83,10 @@ def error_problem(error: RegistryError) -> tuple[int, dict[str, Any]]:
 
 def _json_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry_pipeline.core.errors import RegistryError, Step, Unauthenticated
 from registry_pipeline.core.identity import Principal
+from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.times import format_time
 from registry_pipeline.server import _errors
 from registry_pipeline.service import Registry
@@ -30,6 +31,12 @@ from registry_pipeline.store import Store
 API = "/api/v1"
 MAX_BODY = 4 * 1024 * 1024
 MAX_TEXT = 4096
+NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+"""An entry or workload name (:data:`registry_pipeline.core.kinds.NAME_PATTERN`)."""
+REF = r"^[a-z0-9][a-z0-9._-]{0,127}(@[a-z0-9]{1,32})?$"
+"""``ENTRY``, ``ENTRY@VERSION`` or ``ENTRY@STAGE``."""
+STAGE = r"^(candidate|staging|production|archived)$"
+ID = {"ge": 1, "le": 2**63 - 1}
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -121,6 +128,34 @@ class _Throttled(Exception):
         self.retry_after = retry_after
 
 
+class Problem(BaseModel):
+    """An RFC 9457 problem: what went wrong, and the error class (``code``) behind it."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": _errors.TITLES[status]}
+    for status in (400, 401, 403, 404, 409, 413, 422, 429, 500)
+}
+
+
+def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
+    """Error responses are ``application/problem+json`` in the document, as on the wire."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
+    return document
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -128,30 +163,46 @@ class _Body(BaseModel):
 class PromoteBody(_Body):
     """Open a promotion request."""
 
-    ref: str = Field(max_length=300, description="ENTRY@VERSION")
-    to: str = Field(max_length=32, description="The target stage")
-    reason: str = Field(max_length=MAX_TEXT)
+    ref: str = Field(pattern=REF, max_length=300, description="ENTRY@VERSION")
+    to: str = Field(pattern=r"^(staging|production|archived)$", description="The target stage")
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+    )
 
 
 class ReasonBody(_Body):
     """A decision's reason."""
 
-    reason: str = Field(max_length=MAX_TEXT)
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+    )
 
 
 class RollbackBody(_Body):
     """Roll a stage back to its previous holder."""
 
-    stage: str = Field(max_length=32)
-    reason: str = Field(max_length=MAX_TEXT)
+    stage: str = Field(pattern=r"^(staging|production)$")
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+    )
 
 
 class TokenBody(_Body):
     """Mint a token."""
 
-    principal: str | None = Field(default=None, max_length=256)
-    name: str = Field(default="cli", max_length=128)
-    expires_in: str = Field(default="90d", max_length=16)
+    principal: str | None = Field(
+        default=None, min_length=1, max_length=256, pattern=r"^\S(.*\S)?$"
+    )
+    name: str = Field(default="cli", pattern=NAME)
+    expires_in: str = Field(
+        default="90d", pattern=r"^([1-9][0-9]?|[1-3][0-9][0-9]|400)d$|^[1-9][0-9]{0,2}h$"
+    )
 
 
 def _etags(header: str) -> set[str]:
@@ -178,7 +229,9 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        responses=PROBLEMS,
     )
+    metrics = _Metrics(the_store)
 
     def principal(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -197,9 +250,25 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[..., Any]) -> Response:
         ident = uuid.uuid4().hex
+        started = time.perf_counter()
         response: Response = await call_next(request)
         response.headers["X-Request-Id"] = ident
+        if response.status_code == 405:
+            response.headers["Allow"] = ", ".join(_methods_of(app, request.url.path))
+        route = request.scope.get("route")
+        metrics.observe(
+            request.method,
+            getattr(route, "path", "unmatched"),
+            response.status_code,
+            time.perf_counter() - started,
+        )
         return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Requests, latency, errors and the ledger head, in Prometheus' text format."""
+        body, media_type = metrics.render()
+        return Response(body, media_type=media_type)
 
     @app.exception_handler(RegistryError)
     async def registry_error(_: Request, error: RegistryError) -> Response:
@@ -234,6 +303,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
             _errors.problem(error.status_code, str(error.detail), code="HTTPError"),
             status_code=error.status_code,
             media_type=_errors.PROBLEM,
+            headers=error.headers,
         )
 
     @app.exception_handler(Exception)
@@ -256,22 +326,24 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         return reg.whoami().to_dict()
 
     @app.get(f"{API}/entries")
-    def list_entries(reg: Reg, kind: Annotated[str | None, Query(max_length=64)] = None) -> Any:
+    def list_entries(reg: Reg, kind: Annotated[EntryKind | None, Query()] = None) -> Any:
         """Catalog entries with their versions and stage holders."""
-        return {"entries": [e.to_dict() for e in reg.list_entries(kind=kind)]}
+        return {
+            "entries": [e.to_dict() for e in reg.list_entries(kind=kind.value if kind else None)]
+        }
 
     @app.get(f"{API}/versions/{{ref}}")
-    def show(reg: Reg, ref: Annotated[str, PathParam(max_length=300)]) -> Any:
+    def show(reg: Reg, ref: Annotated[str, PathParam(pattern=REF, max_length=300)]) -> Any:
         """A version (``ENTRY@VERSION``, ``ENTRY@STAGE`` or ``ENTRY``)."""
         return reg.show(ref).to_dict()
 
     @app.get(f"{API}/versions/{{ref}}/lineage")
-    def lineage(reg: Reg, ref: Annotated[str, PathParam(max_length=300)]) -> Any:
+    def lineage(reg: Reg, ref: Annotated[str, PathParam(pattern=REF, max_length=300)]) -> Any:
         """The upstream tree and direct downstream of a version."""
         return reg.lineage(ref).to_dict()
 
     @app.get(f"{API}/versions/{{ref}}/card")
-    def card(reg: Reg, ref: Annotated[str, PathParam(max_length=300)]) -> Any:
+    def card(reg: Reg, ref: Annotated[str, PathParam(pattern=REF, max_length=300)]) -> Any:
         """A version's model card."""
         return reg.card(ref).to_dict()
 
@@ -279,7 +351,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     def resolve(
         request: Request,
         reg: Reg,
-        workload: Annotated[str, PathParam(max_length=128)],
+        workload: Annotated[str, PathParam(pattern=NAME)],
         at: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
         """The production stack of a workload, now or ``at`` an instant.
@@ -295,8 +367,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     @app.get(f"{API}/entries/{{entry}}/history")
     def history(
         reg: Reg,
-        entry: Annotated[str, PathParam(max_length=128)],
-        stage: Annotated[str | None, Query(max_length=32)] = None,
+        entry: Annotated[str, PathParam(pattern=NAME)],
+        stage: Annotated[str | None, Query(pattern=STAGE)] = None,
     ) -> Any:
         """Who moved which version of an entry into which stage, and when."""
         return {"entry": entry, "history": [h.to_dict() for h in reg.history(entry, stage=stage)]}
@@ -318,39 +390,33 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         }
 
     @app.get(f"{API}/requests/{{request_id}}/gates")
-    def gates(reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Any:
+    def gates(reg: Reg, request_id: Annotated[int, PathParam(**ID)]) -> Any:
         """Every gate of a request: pass or fail, and why."""
         return reg.gates(request_id).to_dict()
 
     @app.post(f"{API}/requests/{{request_id}}/approve")
-    def approve(
-        reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], body: ReasonBody
-    ) -> Any:
+    def approve(reg: Reg, request_id: Annotated[int, PathParam(**ID)], body: ReasonBody) -> Any:
         """Approve a request as the authenticated principal (never one's own)."""
         return reg.approve(request_id, reason=body.reason).to_dict()
 
     @app.post(f"{API}/requests/{{request_id}}/reject")
-    def reject(
-        reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], body: ReasonBody
-    ) -> Any:
+    def reject(reg: Reg, request_id: Annotated[int, PathParam(**ID)], body: ReasonBody) -> Any:
         """Reject a request; it can no longer be applied."""
         return reg.reject(request_id, reason=body.reason).to_dict()
 
     @app.post(f"{API}/requests/{{request_id}}/withdraw")
-    def withdraw(
-        reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], body: ReasonBody
-    ) -> Any:
+    def withdraw(reg: Reg, request_id: Annotated[int, PathParam(**ID)], body: ReasonBody) -> Any:
         """Withdraw a pending request (its requester or an admin)."""
         return reg.withdraw(request_id, reason=body.reason).to_dict()
 
     @app.post(f"{API}/requests/{{request_id}}/apply")
-    def apply(reg: Reg, request_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Any:
+    def apply(reg: Reg, request_id: Annotated[int, PathParam(**ID)]) -> Any:
         """Apply a request if every gate passes (re-checked in the same transaction)."""
         return reg.apply(request_id).to_dict()
 
     @app.post(f"{API}/entries/{{entry}}/rollback")
     def rollback(
-        reg: Reg, entry: Annotated[str, PathParam(max_length=128)], body: RollbackBody
+        reg: Reg, entry: Annotated[str, PathParam(pattern=NAME)], body: RollbackBody
     ) -> Any:
         """Return a stage of an entry to the version that held it before."""
         return reg.rollback(entry, stage=body.stage, reason=body.reason).to_dict()
@@ -361,7 +427,10 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         return reg.anchor().to_dict()
 
     @app.get(f"{API}/ledger/verify")
-    def verify(reg: Reg, anchor: Annotated[str | None, Query(max_length=100)] = None) -> Any:
+    def verify(
+        reg: Reg,
+        anchor: Annotated[str | None, Query(pattern=r"^([0-9]{1,19}:)?[0-9a-f]{64}$")] = None,
+    ) -> Any:
         """Recompute the hash chain (and check an anchor taken earlier)."""
         return reg.verify(anchor=anchor).to_dict()
 
@@ -379,12 +448,70 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         return created.to_dict()
 
     @app.delete(f"{API}/tokens/{{token_id}}")
-    def tokens_revoke(reg: Reg, token_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Any:
+    def tokens_revoke(reg: Reg, token_id: Annotated[int, PathParam(**ID)]) -> Any:
         """Revoke a token."""
         return reg.tokens.revoke(token_id).to_dict()
 
     app.add_middleware(_BodyLimit)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_media_type(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+class _Metrics:
+    """The server's Prometheus metrics (per worker process)."""
+
+    def __init__(self, store: Callable[[], Store]) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "registry_http_requests",
+            "HTTP requests answered, by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "registry_http_request_seconds",
+            "Time to answer, by route.",
+            ["route"],
+            registry=self.registry,
+        )
+        head = Gauge(
+            "registry_ledger_head_seq", "The ledger head's sequence number.", registry=self.registry
+        )
+        head.set_function(lambda: float(_head_seq(store())))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its media type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _methods_of(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _head_seq(store: Store) -> int:
+    return Registry(store, actor="metrics").ledger_head().seq
 
 
 def app_from_env() -> FastAPI:

@@ -5,21 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import (
-    EXAMPLES,
-    SUPPORT_BOT_PINS,
-    make_ready,
-    promote_through,
-    raw_rows,
-    raw_sql,
-    register_support_components,
-)
-from support.server import running_server
+from conftest import raw_rows
+from support.server import Estate, served_estate
 
 from registry_pipeline.service import Registry
 
@@ -27,44 +18,10 @@ pytestmark = pytest.mark.integration
 API = "/api/v1"
 
 
-@dataclass
-class Estate:
-    url: str
-    database: str
-    tokens: dict[str, str]
-    token_ids: dict[str, int]
-
-    def client(self, who: str | None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
-    root = tmp_path_factory.mktemp("server")
-    database = f"sqlite:///{root / 'registry.db'}"
-    Registry.init(database, catalog=EXAMPLES, actor="carol@example.com")
-    for round_ in (1, 2):
-        owner = register_support_components(database, root, round_=round_)
-        owner.register_stack(
-            "support-bot", [p.replace("@1", f"@{round_}") for p in SUPPORT_BOT_PINS]
-        )
-        make_ready(owner, f"support-bot@{round_}")
-        if round_ == 1:
-            promote_through(database, "support-bot@1", "staging", "production")
-    operator = Registry.open(database, actor="operator")
-    tokens, ids = {}, {}
-    for who in ("alice", "bob", "carol", "support-ml", "dave", "revoked", "expired"):
-        created = operator.tokens.create(principal=f"{who}@example.com", name="test")
-        tokens[who], ids[who] = created.token, created.info.id
-    operator.tokens.revoke(ids["revoked"])
-    raw_sql(
-        database,
-        "UPDATE tokens SET expires_at = '2026-01-01T00:00:00.000000Z' WHERE id = :id",
-        id=ids["expired"],
-    )
-    with running_server(database, cwd=root) as url:
-        yield Estate(url=url, database=database, tokens=tokens, token_ids=ids)
+    with served_estate(tmp_path_factory.mktemp("server")) as running:
+        yield running
 
 
 def _problem(response: httpx.Response, status: int) -> dict[str, object]:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -71,3 +72,58 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Estate:
+    """A running server over a seeded registry, and a token per person."""
+
+    url: str
+    database: str
+    tokens: dict[str, str]
+    token_ids: dict[str, int]
+
+    def client(self, who: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@contextmanager
+def served_estate(root: Path) -> Iterator[Estate]:
+    """The example estate (support-bot@1 in production, @2 ready) behind a running server,
+    with a token for each of alice, bob, carol, support-ml, dave, and a revoked and an
+    expired one."""
+    from conftest import (
+        EXAMPLES,
+        SUPPORT_BOT_PINS,
+        make_ready,
+        promote_through,
+        raw_sql,
+        register_support_components,
+    )
+
+    from registry_pipeline.service import Registry
+
+    database = f"sqlite:///{root / 'registry.db'}"
+    Registry.init(database, catalog=EXAMPLES, actor="carol@example.com")
+    for round_ in (1, 2):
+        owner = register_support_components(database, root, round_=round_)
+        owner.register_stack(
+            "support-bot", [p.replace("@1", f"@{round_}") for p in SUPPORT_BOT_PINS]
+        )
+        make_ready(owner, f"support-bot@{round_}")
+        if round_ == 1:
+            promote_through(database, "support-bot@1", "staging", "production")
+    operator = Registry.open(database, actor="operator")
+    tokens, ids = {}, {}
+    for who in ("alice", "bob", "carol", "support-ml", "dave", "revoked", "expired"):
+        created = operator.tokens.create(principal=f"{who}@example.com", name="test")
+        tokens[who], ids[who] = created.token, created.info.id
+    operator.tokens.revoke(ids["revoked"])
+    raw_sql(
+        database,
+        "UPDATE tokens SET expires_at = '2026-01-01T00:00:00.000000Z' WHERE id = :id",
+        id=ids["expired"],
+    )
+    with running_server(database, cwd=root) as url:
+        yield Estate(url=url, database=database, tokens=tokens, token_ids=ids)
