@@ -20,10 +20,13 @@ import httpx
 from registry_pipeline import errors
 from registry_pipeline.core.errors import BadInput, RegistryError, Step, StoreUnavailable
 from registry_pipeline.core.gates import GateResult
-from registry_pipeline.core.ledger import LedgerHead
+from registry_pipeline.core.kinds import check_name
+from registry_pipeline.core.ledger import LedgerHead, parse_anchor
+from registry_pipeline.core.names import check_reason
 from registry_pipeline.core.promotion import PromotionRequest, RequestStatus
-from registry_pipeline.core.stages import Stage
-from registry_pipeline.core.times import format_time, parse_stored
+from registry_pipeline.core.refs import parse_exact, parse_ref
+from registry_pipeline.core.stages import Stage, parse_stage
+from registry_pipeline.core.times import format_time, parse_instant, parse_stored
 
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -93,7 +96,11 @@ def _error(response: httpx.Response) -> RegistryError:
 
 
 class RemoteRegistry:
-    """The registry's use cases, served by a registry server at ``url``."""
+    """The registry's use cases, served by a registry server at ``url``.
+
+    Arguments are checked here with the same core rules the server applies (names,
+    references, stages, reasons, anchors), so a malformed one is refused with the same
+    error a local run gives, before any request is sent."""
 
     def __init__(self, url: str, *, token: str | None) -> None:
         if not token:
@@ -136,24 +143,30 @@ class RemoteRegistry:
 
     def show(self, ref: str) -> Remote:
         """A version with its stage, lineage, evidence and card."""
+        parse_ref(ref)
         return Remote(self._call("GET", f"/versions/{_seg(ref)}"))
 
     def lineage(self, ref: str) -> Remote:
         """The upstream tree and direct downstream of a version."""
+        parse_exact(ref)
         return Remote(self._call("GET", f"/versions/{_seg(ref)}/lineage"))
 
     def card(self, ref: str) -> Remote:
         """A version's model card."""
+        parse_exact(ref)
         return Remote(self._call("GET", f"/versions/{_seg(ref)}/card"))
 
     def resolve(self, workload: str, *, at: str | datetime | None = None) -> Remote:
         """The production stack of a workload, now or at an instant."""
-        params = {"at": at if isinstance(at, str) else format_time(at)} if at else {}
+        check_name(workload, what="workload name")
+        instant = parse_instant(at, what="instant") if isinstance(at, str) else at
+        params = {"at": format_time(instant)} if instant else {}
         return Remote(self._call("GET", f"/workloads/{_seg(workload)}/resolve", params=params))
 
     def history(self, entry: str, *, stage: str | None = None) -> list[Remote]:
         """Stage assignments of an entry."""
-        params = {"stage": stage} if stage else {}
+        check_name(entry)
+        params = {"stage": parse_stage(stage).value} if stage else {}
         answer = self._call("GET", f"/entries/{_seg(entry)}/history", params=params)
         return [Remote(h) for h in answer["history"]]
 
@@ -172,13 +185,18 @@ class RemoteRegistry:
 
     def verify(self, *, anchor: str | None = None) -> Remote:
         """The server's verdict on the chain (and an anchor)."""
+        if anchor:
+            seq, digest = parse_anchor(anchor)
+            anchor = f"{seq}:{digest}" if seq is not None else digest
         params = {"anchor": anchor} if anchor else {}
         return Remote(self._call("GET", "/ledger/verify", params=params))
 
     # decisions
     def request_promotion(self, ref: str, *, to: str, reason: str) -> PromotionRequest:
         """Open a promotion request."""
-        body = self._call("POST", "/requests", json={"ref": ref, "to": to, "reason": reason})
+        parse_exact(ref)
+        payload = {"ref": ref, "to": parse_stage(to).value, "reason": check_reason(reason)}
+        body = self._call("POST", "/requests", json=payload)
         return PromotionRequest(
             id=body["request"],
             entry=body["entry"],
@@ -196,19 +214,29 @@ class RemoteRegistry:
         if key is not None:
             raise BadInput("signed approvals are not taken over the server yet; approve unsigned")
         return Remote(
-            self._call("POST", f"/requests/{int(request_id)}/approve", json={"reason": reason})
+            self._call(
+                "POST",
+                f"/requests/{int(request_id)}/approve",
+                json={"reason": check_reason(reason)},
+            )
         )
 
     def reject(self, request_id: int, *, reason: str) -> Remote:
         """Reject a request."""
         return Remote(
-            self._call("POST", f"/requests/{int(request_id)}/reject", json={"reason": reason})
+            self._call(
+                "POST", f"/requests/{int(request_id)}/reject", json={"reason": check_reason(reason)}
+            )
         )
 
     def withdraw(self, request_id: int, *, reason: str) -> Remote:
         """Withdraw a pending request."""
         return Remote(
-            self._call("POST", f"/requests/{int(request_id)}/withdraw", json={"reason": reason})
+            self._call(
+                "POST",
+                f"/requests/{int(request_id)}/withdraw",
+                json={"reason": check_reason(reason)},
+            )
         )
 
     def apply(self, request_id: int) -> Remote:
@@ -217,7 +245,8 @@ class RemoteRegistry:
 
     def rollback(self, entry: str, *, stage: str, reason: str) -> Remote:
         """Return a stage to its previous holder."""
-        body = {"stage": stage, "reason": reason}
+        check_name(entry)
+        body = {"stage": parse_stage(stage).value, "reason": check_reason(reason)}
         return Remote(self._call("POST", f"/entries/{_seg(entry)}/rollback", json=body))
 
     @property

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry_pipeline.core.digests import canonical_json
+from registry_pipeline.core.digests import HEX64, canonical_json
+from registry_pipeline.core.errors import BadInput, Step
 
 GENESIS = "0" * 64
 
@@ -138,3 +139,15 @@ class LedgerHead:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``{seq, hash, recorded_at}``."""
         return {"seq": self.seq, "hash": self.hash, "recorded_at": self.recorded_at}
+
+
+def parse_anchor(text: str) -> tuple[int | None, str]:
+    """``SEQ:HASH`` or ``HASH`` as ``(seq, hash)``.
+
+    Raises:
+        BadInput: neither form.
+    """
+    seq, _, digest = text.strip().rpartition(":")
+    if not HEX64.fullmatch(digest) or (seq and not seq.isdigit()):
+        raise BadInput(f"invalid anchor {text!r}", step=Step.ANCHOR_FORMAT)
+    return (int(seq) if seq else None), digest

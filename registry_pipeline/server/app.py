@@ -164,7 +164,7 @@ class PromoteBody(_Body):
     """Open a promotion request."""
 
     ref: str = Field(pattern=REF, max_length=300, description="ENTRY@VERSION")
-    to: str = Field(pattern=r"^(staging|production|archived)$", description="The target stage")
+    to: str = Field(pattern=STAGE, description="The target stage")
     reason: str = Field(
         min_length=1,
         max_length=MAX_TEXT,
@@ -185,7 +185,7 @@ class ReasonBody(_Body):
 class RollbackBody(_Body):
     """Roll a stage back to its previous holder."""
 
-    stage: str = Field(pattern=r"^(staging|production)$")
+    stage: str = Field(pattern=STAGE)
     reason: str = Field(
         min_length=1,
         max_length=MAX_TEXT,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from registry_pipeline.core.digests import HEX64
-from registry_pipeline.core.ledger import LedgerEvent, verify_chain
-from registry_pipeline.errors import BadInput, Step
+from registry_pipeline.core.ledger import LedgerEvent, parse_anchor, verify_chain
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import Anchor, AnchorCheck, LedgerVerdict
 from registry_pipeline.store import ledger
@@ -69,15 +67,3 @@ def verify(ctx: Context, *, anchor: str | None = None) -> LedgerVerdict:
         problem=problem,
         anchor=check,
     )
-
-
-def parse_anchor(text: str) -> tuple[int | None, str]:
-    """``SEQ:HASH`` or ``HASH`` as ``(seq, hash)``.
-
-    Raises:
-        BadInput: neither form.
-    """
-    seq, _, digest = text.strip().rpartition(":")
-    if not HEX64.fullmatch(digest) or (seq and not seq.isdigit()):
-        raise BadInput(f"invalid anchor {text!r}", step=Step.ANCHOR_FORMAT)
-    return (int(seq) if seq else None), digest
