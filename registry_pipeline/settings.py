@@ -20,6 +20,8 @@ library, so the CLI can use it before any heavy import.
 - ``REGISTRY_TOKEN``: the token presented to it (none: the one ``registry login`` saved);
 - ``REGISTRY_CREDENTIALS``: where ``registry login`` saves tokens
   (``~/.config/registry-pipeline/credentials.json``);
+- ``REGISTRY_OIDC_ISSUER``, ``REGISTRY_OIDC_AUDIENCE``, ``REGISTRY_OIDC_PRINCIPAL_CLAIM``:
+  the identity provider ``registry serve`` accepts JWTs from (none; claim ``email``);
 - ``REGISTRY_DEBUG``: set to anything, errors show their traceback.
 """
 
@@ -197,3 +199,18 @@ def token(url: str, *, environ: Mapping[str, str] | None = None) -> str | None:
         return None
     found = saved.get(url) if isinstance(saved, dict) else None
     return found if isinstance(found, str) else None
+
+
+def oidc_issuer(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """The OIDC issuer the server trusts (``REGISTRY_OIDC_ISSUER``), or ``None``."""
+    return _env("REGISTRY_OIDC_ISSUER", environ)
+
+
+def oidc_audience(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """The audience the server's JWTs must name (``REGISTRY_OIDC_AUDIENCE``)."""
+    return _env("REGISTRY_OIDC_AUDIENCE", environ)
+
+
+def oidc_principal_claim(*, environ: Mapping[str, str] | None = None) -> str:
+    """The JWT claim naming the principal (``REGISTRY_OIDC_PRINCIPAL_CLAIM``, ``email``)."""
+    return _env("REGISTRY_OIDC_PRINCIPAL_CLAIM", environ) or "email"

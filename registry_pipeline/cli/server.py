@@ -13,8 +13,37 @@ from registry_pipeline.cli._app import Settings, cli, pass_settings
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--oidc-issuer",
+    envvar="REGISTRY_OIDC_ISSUER",
+    default=None,
+    metavar="URL",
+    help="Also accept this identity provider's JWTs (env REGISTRY_OIDC_ISSUER).",
+)
+@click.option(
+    "--oidc-audience",
+    envvar="REGISTRY_OIDC_AUDIENCE",
+    default=None,
+    metavar="AUD",
+    help="The audience those JWTs must name (env REGISTRY_OIDC_AUDIENCE).",
+)
+@click.option(
+    "--oidc-principal-claim",
+    envvar="REGISTRY_OIDC_PRINCIPAL_CLAIM",
+    default="email",
+    show_default=True,
+    help="The claim naming the principal.",
+)
 @pass_settings
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    oidc_issuer: str | None,
+    oidc_audience: str | None,
+    oidc_principal_claim: str,
+) -> None:
     """Serve the HTTP API (/api/v1) over --database; clients then present tokens.
 
     Put a TLS proxy in front of it for anything but localhost. Stateless: several workers,
@@ -30,6 +59,13 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     Store.open(settings.database).dispose()  # fail here, with the CLI's words, if absent
     os.environ["REGISTRY_DATABASE_URL"] = settings.database
+    if oidc_issuer:
+        from registry_pipeline.server.oidc import OIDCConfig
+
+        OIDCConfig(issuer=oidc_issuer, audience=oidc_audience or "")  # refuse a bad one now
+        os.environ["REGISTRY_OIDC_ISSUER"] = oidc_issuer
+        os.environ["REGISTRY_OIDC_AUDIENCE"] = oidc_audience or ""
+        os.environ["REGISTRY_OIDC_PRINCIPAL_CLAIM"] = oidc_principal_claim
     uvicorn.run(
         "registry_pipeline.server.app:app_from_env",
         factory=True,

@@ -24,6 +24,7 @@ from registry_pipeline.core.identity import Principal
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.times import format_time
 from registry_pipeline.server import _errors
+from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier, looks_like_jwt
 from registry_pipeline.service import Registry
 from registry_pipeline.service import tokens as token_use_cases
 from registry_pipeline.store import Store
@@ -52,6 +53,8 @@ class ServerConfig:
     deployments: str | None = None
     rate_per_minute: int = 600
     """Requests one principal may make per minute before 429."""
+    oidc: OIDCConfig | None = None
+    """The identity provider whose JWTs are accepted besides registry tokens."""
 
 
 class _BodyLimit:
@@ -223,6 +226,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
             return opened[0]
 
     limiter = _RateLimit(config.rate_per_minute)
+    verifier = OIDCVerifier(config.oidc) if config.oidc else None
     app = FastAPI(
         title="registry-pipeline",
         version="1",
@@ -238,7 +242,11 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise Unauthenticated("no bearer token", step=Step.LOG_IN)
-        found = token_use_cases.authenticate(the_store(), credentials.strip())
+        secret = credentials.strip()
+        if verifier is not None and looks_like_jwt(secret):
+            found = verifier.verify(secret)
+        else:
+            found = token_use_cases.authenticate(the_store(), secret)
         limiter.check(found.name)
         return found
 
@@ -516,6 +524,16 @@ def _head_seq(store: Store) -> int:
 
 def app_from_env() -> FastAPI:
     """The app for ``uvicorn --factory``: the database from ``REGISTRY_DATABASE_URL``."""
-    from registry_pipeline.settings import database_url
+    from registry_pipeline import settings
 
-    return create_app(ServerConfig(database=database_url()))
+    issuer, audience = settings.oidc_issuer(), settings.oidc_audience()
+    oidc = (
+        OIDCConfig(
+            issuer=issuer,
+            audience=audience or "",
+            principal_claim=settings.oidc_principal_claim(),
+        )
+        if issuer
+        else None
+    )
+    return create_app(ServerConfig(database=settings.database_url(), oidc=oidc))
