@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -106,6 +106,7 @@ class PolicyModel(_Model):
     approvers_by_risk_class: dict[RiskClass, list[Person]] = Field(default_factory=dict)
     permissions: dict[Operation, list[Role]] = Field(default_factory=dict)
     separate_registrant: bool = False
+    identity: Literal["local", "authenticated"] = "local"
     stages: dict[Stage, StageModel] = Field(default_factory=dict)
 
 
@@ -382,6 +383,7 @@ def _policy(
             **{o: frozenset(r) for o, r in model.permissions.items()},
         },
         separate_registrant=model.separate_registrant,
+        authenticated_only=model.identity == "authenticated",
         stages=stages,
         by_risk_class=by_risk,
         approver_keys=dict(model.approver_keys),

@@ -249,6 +249,14 @@ class RemoteRegistry:
         body = {"stage": parse_stage(stage).value, "reason": check_reason(reason)}
         return Remote(self._call("POST", f"/entries/{_seg(entry)}/rollback", json=body))
 
+    def record_catalog_file(self, path: str | Path) -> Remote:
+        """Read and check the catalog at ``path`` here, then record it through the server."""
+        from registry_pipeline.catalog import load_catalog
+
+        _, document = load_catalog(path)
+        body = {"document": document, "source": str(path)}
+        return Remote(self._call("PUT", "/catalog", json=body))
+
     @property
     def tokens(self) -> RemoteTokens:
         """Registry tokens over the server."""

@@ -9,6 +9,7 @@ import click
 
 from registry_pipeline.cli._app import Settings, cli, pass_settings
 from registry_pipeline.cli._output import emit, note
+from registry_pipeline.errors import BadInput
 
 
 @cli.command()
@@ -29,6 +30,24 @@ def init(settings: Settings, catalog: str | None) -> None:
     Example:
       registry init --catalog examples/catalog.yaml
     """
+    from registry_pipeline import settings as config
+
+    url = config.server_url(settings.url)
+    if url is not None:
+        if catalog is None:
+            raise BadInput(
+                "registry init with a server needs --catalog PATH (the server holds the database)"
+            )
+        remote = settings.registry()
+        changed = remote.record_catalog_file(catalog).to_dict()  # type: ignore[union-attr]
+        state = "loaded" if changed["changed"] else "unchanged"
+        emit(
+            settings,
+            {"database": url, **changed},
+            f"registry ready at {url}: {changed['entries']} entries, catalog "
+            f"{changed['catalog'][:12]} {state}",
+        )
+        return
     from registry_pipeline.service import Registry
 
     _, initialised = Registry.init(settings.database, catalog=catalog, actor=settings.actor)

@@ -156,6 +156,9 @@ class Policy:
         default_factory=lambda: dict(DEFAULT_PERMISSIONS)
     )
     separate_registrant: bool = False
+    authenticated_only: bool = False
+    """``policy.identity: authenticated``: writes need a proven identity (a token, the
+    identity provider); local mode may only upgrade the schema and mint or revoke tokens."""
     stages: Mapping[Stage, StageRule] = field(default_factory=dict)
     by_risk_class: Mapping[Stage, Mapping[str, RuleOverride]] = field(default_factory=dict)
     approver_keys: Mapping[str, str] = field(default_factory=dict)

@@ -196,6 +196,13 @@ class RollbackBody(_Body):
     )
 
 
+class CatalogBody(_Body):
+    """A reviewed catalog: the merged document ``registry init --catalog`` read."""
+
+    document: dict[str, Any]
+    source: str = Field(default="api", max_length=1024)
+
+
 class TokenBody(_Body):
     """Mint a token."""
 
@@ -441,6 +448,15 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     ) -> Any:
         """Recompute the hash chain (and check an anchor taken earlier)."""
         return reg.verify(anchor=anchor).to_dict()
+
+    @app.put(f"{API}/catalog")
+    def record_catalog(reg: Reg, body: CatalogBody) -> Any:
+        """Record a new catalog (entries, workloads, policy) if it changed; admins only."""
+        from registry_pipeline.catalog import catalog_from_document
+
+        catalog = catalog_from_document(body.document)
+        change = reg.record_catalog(catalog, body.document, source=body.source)
+        return {**change.to_dict(), "entries": len(catalog.entries)}
 
     @app.get(f"{API}/tokens")
     def tokens_list(reg: Reg) -> Any:

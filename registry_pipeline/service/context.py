@@ -4,7 +4,8 @@ and the two questions each transaction asks first (which catalog, may the actor 
 from __future__ import annotations
 
 import getpass
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy import Connection
 from registry_pipeline.catalog import ROLE_KEYS, catalog_from_document, granting_keys
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation, Role
 from registry_pipeline.core.identity import AuthMethod, Principal
-from registry_pipeline.errors import Refused
+from registry_pipeline.errors import Refused, Step
 from registry_pipeline.store import Store, Tx, catalogs
 
 #: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
@@ -48,9 +49,23 @@ class Context:
         """The acting principal's name (what roles and the ledger's ``actor`` name)."""
         return self.principal.name
 
-    def write(self) -> AbstractContextManager[Tx]:
-        """A write transaction whose ledger events record this principal and its proof."""
-        return self.store.write(self.principal.name, self.principal.auth())
+    @contextmanager
+    def write(self, *, bootstrap: bool = False) -> Iterator[Tx]:
+        """A write transaction whose ledger events record this principal and its proof.
+
+        Raises:
+            Refused: the policy requires authenticated identities and this one is local
+                (unless ``bootstrap``: the operator minting or revoking tokens).
+        """
+        with self.store.write(self.principal.name, self.principal.auth()) as tx:
+            local = not (bootstrap or self.principal.authenticated)
+            if local and self.catalog(tx.conn).policy.authenticated_only:
+                raise Refused(
+                    "policy.identity is authenticated: this registry takes changes only "
+                    "through its server, from an authenticated principal",
+                    step=Step.LOG_IN,
+                )
+            yield tx
 
     def catalog(self, conn: Connection) -> Catalog:
         """The catalog current in the store, read on ``conn`` (inside its transaction)."""

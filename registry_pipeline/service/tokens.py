@@ -133,7 +133,7 @@ def create(
     owner = check_actor(principal or ctx.actor)
     check_name(name, what="token name")
     secret = new_token()
-    with ctx.write() as tx:
+    with ctx.write(bootstrap=True) as tx:
         if owner != ctx.actor and not _is_admin(ctx, tx.conn):
             raise Refused(
                 f"{ctx.actor} may not create a token for {owner}: only policy.admins mint "
@@ -171,7 +171,7 @@ def revoke(ctx: Context, token_id: int) -> TokenInfo:
         NotFound: no such token (or not one the caller may see).
         Refused: someone else's token, and the caller is no admin.
     """
-    with ctx.write() as tx:
+    with ctx.write(bootstrap=True) as tx:
         token = stored.by_id(tx.conn, token_id)
         if token.principal != ctx.actor and not _is_admin(ctx, tx.conn):
             raise Refused(f"{ctx.actor} may not revoke token {token_id}, which is not theirs")

@@ -89,7 +89,9 @@ class Estate:
 
 
 @contextmanager
-def served_estate(root: Path, *, env: dict[str, str] | None = None) -> Iterator[Estate]:
+def served_estate(
+    root: Path, *, env: dict[str, str] | None = None, then_catalog: Path | None = None
+) -> Iterator[Estate]:
     """The example estate (support-bot@1 in production, @2 ready) behind a running server,
     with a token for each of alice, bob, carol, support-ml, dave, and a revoked and an
     expired one."""
@@ -125,5 +127,7 @@ def served_estate(root: Path, *, env: dict[str, str] | None = None) -> Iterator[
         "UPDATE tokens SET expires_at = '2026-01-01T00:00:00.000000Z' WHERE id = :id",
         id=ids["expired"],
     )
+    if then_catalog is not None:  # e.g. a policy that closes local mode, loaded last
+        Registry.init(database, catalog=then_catalog, actor="carol@example.com")
     with running_server(database, cwd=root, env=env) as url:
         yield Estate(url=url, database=database, tokens=tokens, token_ids=ids)
