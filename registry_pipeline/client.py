@@ -9,7 +9,7 @@ stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,54 @@ class RemoteRegistry:
         check_name(entry)
         body = {"stage": parse_stage(stage).value, "reason": check_reason(reason)}
         return Remote(self._call("POST", f"/entries/{_seg(entry)}/rollback", json=body))
+
+    def register(
+        self,
+        entry: str,
+        source: str | Path,
+        *,
+        params: Mapping[str, Any] | None = None,
+        upstream: Sequence[str] = (),
+        rehash: bool = False,
+        progress: Any = None,
+    ) -> Remote:
+        """Inspect ``source`` here (format facts, content manifest) and register it through
+        the server, which never sees the bytes."""
+        from registry_pipeline.inspection import inspect_source
+
+        check_name(entry)
+        for pin in upstream:
+            parse_exact(pin)
+        inspection = inspect_source(source, rehash=rehash, progress=progress)
+        body = {
+            "entry": entry,
+            "inspection": inspection.to_dict(),
+            "params": dict(params or {}),
+            "upstream": list(upstream),
+        }
+        return Remote(self._call("POST", "/versions", json=body))
+
+    def register_stack(self, stack: str, pins: Sequence[str]) -> Remote:
+        """Register a stack version through the server."""
+        check_name(stack)
+        for pin in pins:
+            parse_exact(pin)
+        return Remote(self._call("POST", "/stacks", json={"stack": stack, "pins": list(pins)}))
+
+    def ingest_evals(self, ref: str, results: str | Path, *, suite: str) -> Remote:
+        """Read and check an eval results file here; record it through the server."""
+        from registry_pipeline.inputs.eval_results import read_eval_results
+
+        parse_exact(ref)
+        parse_exact(suite)
+        parsed = read_eval_results(results)
+        document = {
+            "metrics": dict(parsed.metrics),
+            "produced_at": format_time(parsed.produced_at) if parsed.produced_at else None,
+            "details": dict(parsed.details),
+        }
+        body = {"suite": suite, "results": document}
+        return Remote(self._call("POST", f"/versions/{_seg(ref)}/evals", json=body))
 
     def record_catalog_file(self, path: str | Path) -> Remote:
         """Read and check the catalog at ``path`` here, then record it through the server."""

@@ -203,6 +203,31 @@ class CatalogBody(_Body):
     source: str = Field(default="api", max_length=1024)
 
 
+class RegisterBody(_Body):
+    """A version to register: the source as the client inspected it, and its lineage."""
+
+    entry: str = Field(pattern=NAME)
+    inspection: dict[str, Any]
+    params: dict[str, Any] = Field(default_factory=dict)
+    upstream: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=64
+    )
+
+
+class StackBody(_Body):
+    """A stack version: an exact version of each component."""
+
+    stack: str = Field(pattern=NAME)
+    pins: list[Annotated[str, Field(max_length=300)]] = Field(min_length=1, max_length=64)
+
+
+class EvalsBody(_Body):
+    """Eval results of one suite version, in the registry's own shape."""
+
+    suite: str = Field(pattern=REF, max_length=300)
+    results: dict[str, Any]
+
+
 class TokenBody(_Body):
     """Mint a token."""
 
@@ -346,6 +371,30 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         return {
             "entries": [e.to_dict() for e in reg.list_entries(kind=kind.value if kind else None)]
         }
+
+    @app.post(f"{API}/versions", status_code=201)
+    def register(reg: Reg, body: RegisterBody) -> Any:
+        """Register a version from the client's inspection (its manifest digest is
+        recomputed from its files); identical content answers the existing version."""
+        from registry_pipeline.inspection import inspection_from_dict
+
+        inspection = inspection_from_dict(body.inspection)
+        result = reg.register_inspected(
+            body.entry, inspection, params=body.params, upstream=body.upstream
+        )
+        return result.to_dict()
+
+    @app.post(f"{API}/stacks", status_code=201)
+    def register_stack(reg: Reg, body: StackBody) -> Any:
+        """Register a stack version pinning an exact version of each component."""
+        return reg.register_stack(body.stack, body.pins).to_dict()
+
+    @app.post(f"{API}/versions/{{ref}}/evals", status_code=201)
+    def ingest_evals(
+        reg: Reg, ref: Annotated[str, PathParam(pattern=REF, max_length=300)], body: EvalsBody
+    ) -> Any:
+        """Record eval results of a suite version for a version."""
+        return reg.ingest_evals(ref, body.results, suite=body.suite).to_dict()
 
     @app.get(f"{API}/versions/{{ref}}")
     def show(reg: Reg, ref: Annotated[str, PathParam(pattern=REF, max_length=300)]) -> Any:

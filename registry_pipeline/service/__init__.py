@@ -20,6 +20,7 @@ from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
 from registry_pipeline.deployments import deployments_root
+from registry_pipeline.inspection import Inspection
 from registry_pipeline.service import (
     approvals,
     audit,
@@ -90,8 +91,7 @@ class Registry:
         actor: str | None = None,
         deployments: str | Path | None = None,
     ) -> Registry:
-        """Open the registry at ``url`` (:class:`NotFound` if there is none); ``deployments``
-        is the folder of deployment manifests (default ``REGISTRY_DEPLOYMENTS``)."""
+        """Open the registry at ``url`` (:class:`NotFound` if there is none)."""
         return cls(Store.open(url), actor=actor, deployments=deployments)
 
     @classmethod
@@ -132,14 +132,7 @@ class Registry:
         progress: Progress | None = None,
     ) -> Registered:
         """Register the content at ``source`` (a folder or file) as a version of ``entry``,
-        pinning exact ``upstream`` versions; identical content returns the existing version.
-
-        Raises:
-            NotFound: unknown entry or upstream version.
-            SourceError: the source cannot be read or escapes its folder.
-            BadInput: upstream pins do not match the catalog.
-            Conflict: the same content is registered with different lineage or params.
-        """
+        pinning exact ``upstream`` versions (errors: :func:`.registration.register`)."""
         return registration.register(
             self._ctx,
             entry,
@@ -165,6 +158,10 @@ class Registry:
     ) -> pipeline.LatestReadiness:
         """The evidence checks, with severities, on ``entry``'s latest version."""
         return pipeline.entry_readiness(self._ctx, entry, target=target)
+
+    def register_inspected(self, entry: str, inspection: Inspection, **pins: Any) -> Registered:
+        """Record a source a client inspected (``params``, ``upstream`` as for register)."""
+        return registration.register_inspected(self._ctx, entry, inspection, **pins)
 
     def register_stack(self, stack: str, pins: Sequence[str]) -> Registered:
         """Register a stack version pinning an exact version of each of its components."""

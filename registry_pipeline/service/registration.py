@@ -25,6 +25,7 @@ from registry_pipeline.store import dumps, stages, versions
 
 if TYPE_CHECKING:
     from registry_pipeline.formats import Detected
+    from registry_pipeline.inspection import Inspection
 
 STACK_FORMAT = "registry-pipeline/stack/v1"
 PROVIDER_FORMAT = "registry-pipeline/provider-model/v1"
@@ -42,20 +43,20 @@ def register(
     rehash: bool = False,
     progress: Progress | None = None,
 ) -> Registered:
-    """Register the content at ``source`` as a version of ``entry`` (see
-    :meth:`registry_pipeline.service.Registry.register`)."""
-    check_name(entry)
-    with ctx.store.read() as conn:
-        catalog = ctx.catalog(conn)
-    spec = catalog.entry(entry)
-    if spec.kind is EntryKind.STACK:
-        raise BadInput(f"{entry} is a stack", entry=entry, step=Step.STACK_PINS)
-    from registry_pipeline.formats import detect
+    """Register the content at ``source`` as a version of ``entry``; identical content
+    returns the existing version.
 
-    pins = [parse_exact(p) for p in upstream]
+    Raises:
+        NotFound: unknown entry or upstream version.
+        SourceError: the source cannot be read or escapes its folder.
+        BadInput: upstream pins do not match the catalog.
+        Conflict: the same content is registered with different lineage or params.
+    """
+    from registry_pipeline.formats import detect
+    from registry_pipeline.inspection import Inspection
+
     detected = detect(source)
-    pins, notes = _resolve_hints(ctx, catalog, spec.name, spec.upstream, pins, detected)
-    check_pins(entry, "upstream", spec.upstream, pins)
+    catalog, pins, notes = _plan(ctx, entry, upstream, detected)
     cache = HashCache(refresh=rehash)
     try:
         manifest = read_source(source, exclude=exclude, cache=cache, progress=progress)
@@ -67,6 +68,53 @@ def register(
             f"{expected_digest[:12]}); drop a new training output instead of editing one",
             entry=entry,
         )
+    inspection = Inspection(
+        detected=detected, manifest=manifest, source=str(Path(source).resolve())
+    )
+    return _record(ctx, entry, catalog, inspection, params, pins, notes)
+
+
+def register_inspected(
+    ctx: Context,
+    entry: str,
+    inspection: Inspection,
+    *,
+    params: Mapping[str, Any] | None = None,
+    upstream: Sequence[str] = (),
+) -> Registered:
+    """Record a source inspected elsewhere (by a client of the server) as a version of
+    ``entry``, exactly as :func:`register` records one it inspected itself."""
+    catalog, pins, notes = _plan(ctx, entry, upstream, inspection.detected)
+    return _record(ctx, entry, catalog, inspection, params, pins, notes)
+
+
+def _plan(
+    ctx: Context, entry: str, upstream: Sequence[str], detected: Detected
+) -> tuple[Catalog, list[ExactRef], dict[str, list[Any]]]:
+    """The catalog, and the upstream pins (given and resolved from the artifact's hints),
+    checked against what the catalog declares, before any byte is hashed."""
+    check_name(entry)
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+    spec = catalog.entry(entry)
+    if spec.kind is EntryKind.STACK:
+        raise BadInput(f"{entry} is a stack", entry=entry, step=Step.STACK_PINS)
+    pins = [parse_exact(p) for p in upstream]
+    pins, notes = _resolve_hints(ctx, catalog, spec.name, spec.upstream, pins, detected)
+    check_pins(entry, "upstream", spec.upstream, pins)
+    return catalog, pins, notes
+
+
+def _record(
+    ctx: Context,
+    entry: str,
+    catalog: Catalog,
+    inspection: Inspection,
+    params: Mapping[str, Any] | None,
+    pins: Sequence[ExactRef],
+    notes: Mapping[str, list[Any]],
+) -> Registered:
+    detected, manifest = inspection.detected, inspection.manifest
     digest, document = manifest.digest, manifest.to_dict()
     if detected.format == "provider-model":
         # A hosted model has no weights: its identity is the pinned spec, so the same
@@ -90,7 +138,7 @@ def register(
         manifest=document,
         size=manifest.size,
         file_count=manifest.file_count,
-        source=str(Path(source).resolve()),
+        source=inspection.source,
         params=dict(params or {}),
         pins=pins,
         relation="upstream",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import raw_rows
+from conftest import SUPPORT_BOT_PINS, raw_rows
 from support.server import Estate, served_estate
 
 from registry_pipeline.service import Registry
@@ -310,3 +310,66 @@ def test_commands_that_need_the_database_say_so(estate: Estate) -> None:
     code, _, err = _cli(estate, "sql", "SELECT 1", who="bob")
     assert code == 2
     assert err.startswith("error: `registry sql` reads the database itself")
+
+
+def test_register_eval_and_stack_through_the_server(estate: Estate, tmp_path: Path) -> None:
+    source = tmp_path / "lora-3"
+    source.mkdir()
+    (source / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "base_model_name_or_path": "llama-3.2-1b-instruct",
+                "r": 8,
+                "lora_alpha": 16,
+                "target_modules": ["q_proj"],
+            }
+        )
+    )
+    (source / "adapter_model.bin").write_bytes(b"\x01" * 4096)
+    pins = ("--upstream", "llama-3.2-1b-instruct@1", "--upstream", "support-tickets-2026q3@1")
+    code, out, err = _cli(estate, "register", "support-lora", str(source), *pins, who="support-ml")
+    assert code == 0, err
+    ref, _ = out.split()
+    assert ref == "support-lora@3"
+    auth = raw_rows(
+        estate.database,
+        "SELECT auth FROM ledger WHERE action = 'version.register' ORDER BY seq DESC LIMIT 1",
+    )[0][0]
+    assert json.loads(auth)["principal"] == "support-ml@example.com"
+    assert json.loads(auth)["method"] == "token"
+    again_remote = _cli(estate, "register", "support-lora", str(source), *pins, who="support-ml")
+    again_local = _cli(
+        estate, "register", "support-lora", str(source), *pins, who="support-ml", remote=False
+    )
+    assert again_remote == again_local
+    assert _cli(estate, "show", ref, who="bob") == _cli(
+        estate, "show", ref, who="bob", remote=False
+    )
+    assert _cli(estate, "verify-content", ref, str(source), who="bob", remote=False)[0] == 0
+    results = tmp_path / "results.json"
+    results.write_text(
+        json.dumps({"metrics": {"accuracy": 0.93}, "produced_at": "2026-11-30T00:00:00Z"})
+    )
+    code, out, err = _cli(
+        estate,
+        "eval",
+        "ingest",
+        "support-bot@2",
+        str(results),
+        "--suite",
+        "support-evals@2",
+        who="support-ml",
+    )
+    assert code == 0, err
+    assert "accuracy=0.93" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"metrics": {"accuracy": "high"}}')
+    args = ("eval", "ingest", "support-bot@2", str(bad), "--suite", "support-evals@2")
+    assert _cli(estate, *args, who="support-ml") == _cli(
+        estate, *args, who="support-ml", remote=False
+    )
+    stack_args = ("register", "support-bot", *[a for p in SUPPORT_BOT_PINS for a in ("--pin", p)])
+    assert _cli(estate, *stack_args, who="support-ml") == _cli(
+        estate, *stack_args, who="support-ml", remote=False
+    )
