@@ -8,7 +8,7 @@ as RFC 9457 problems. ``/healthz`` is the one route open to anyone.
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,7 +16,6 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry_pipeline.core.errors import RegistryError, Step, Unauthenticated
@@ -24,25 +23,35 @@ from registry_pipeline.core.identity import Principal
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.times import format_time
 from registry_pipeline.server import _errors
+from registry_pipeline.server._middleware import (
+    BodyLimit,
+    Metrics,
+    RateLimit,
+    Throttled,
+    methods_of,
+)
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier, looks_like_jwt
+from registry_pipeline.server.schemas import (
+    ID,
+    NAME,
+    PROBLEMS,
+    REF,
+    STAGE,
+    CatalogBody,
+    EvalsBody,
+    PromoteBody,
+    ReasonBody,
+    RegisterBody,
+    RollbackBody,
+    StackBody,
+    TokenBody,
+    problem_media_type,
+)
 from registry_pipeline.service import Registry
 from registry_pipeline.service import tokens as token_use_cases
 from registry_pipeline.store import Store
 
 API = "/api/v1"
-MAX_BODY = 4 * 1024 * 1024
-MAX_TEXT = 4096
-NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
-"""An entry or workload name (:data:`registry_pipeline.core.kinds.NAME_PATTERN`)."""
-REF = r"^[a-z0-9][a-z0-9._-]{0,127}(@[a-z0-9]{1,32})?$"
-"""``ENTRY``, ``ENTRY@VERSION`` or ``ENTRY@STAGE``."""
-STAGE = r"^(candidate|staging|production|archived)$"
-ID = {"ge": 1, "le": 2**63 - 1}
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,189 +64,6 @@ class ServerConfig:
     """Requests one principal may make per minute before 429."""
     oidc: OIDCConfig | None = None
     """The identity provider whose JWTs are accepted besides registry tokens."""
-
-
-class _BodyLimit:
-    """Refuse bodies over :data:`MAX_BODY` with 413 before the application reads them."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-            await _too_large(scope, send)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > MAX_BODY:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(scope, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(scope: Scope, send: Send) -> None:
-    body = _errors.problem(
-        413, f"the request body is over {MAX_BODY} bytes", code="PayloadTooLarge"
-    )
-    response = JSONResponse(body, status_code=413, media_type=_errors.PROBLEM)
-    response.headers["X-Request-Id"] = uuid.uuid4().hex
-    response.headers["Connection"] = "close"
-    await response(scope, _drain, send)
-
-
-async def _drain() -> Message:
-    return {"type": "http.disconnect"}
-
-
-class _RateLimit:
-    """A per-principal sliding window: at most ``per_minute`` requests in 60 s."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, principal: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            hits = [t for t in self._hits.get(principal, []) if now - t < 60]
-            if len(hits) >= self.per_minute:
-                self._hits[principal] = hits
-                raise _Throttled(int(60 - (now - hits[0])) + 1)
-            hits.append(now)
-            self._hits[principal] = hits
-
-
-class _Throttled(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem: what went wrong, and the error class (``code``) behind it."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": _errors.TITLES[status]}
-    for status in (400, 401, 403, 404, 409, 413, 422, 429, 500)
-}
-
-
-def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
-    """Error responses are ``application/problem+json`` in the document, as on the wire."""
-    for path in document.get("paths", {}).values():
-        for operation in path.values():
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                if status[0] in "45" and "application/json" in content:
-                    content["application/problem+json"] = content.pop("application/json")
-    return document
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PromoteBody(_Body):
-    """Open a promotion request."""
-
-    ref: str = Field(pattern=REF, max_length=300, description="ENTRY@VERSION")
-    to: str = Field(pattern=STAGE, description="The target stage")
-    reason: str = Field(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
-
-
-class ReasonBody(_Body):
-    """A decision's reason."""
-
-    reason: str = Field(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
-
-
-class RollbackBody(_Body):
-    """Roll a stage back to its previous holder."""
-
-    stage: str = Field(pattern=STAGE)
-    reason: str = Field(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
-
-
-class CatalogBody(_Body):
-    """A reviewed catalog: the merged document ``registry init --catalog`` read."""
-
-    document: dict[str, Any]
-    source: str = Field(default="api", max_length=1024)
-
-
-class RegisterBody(_Body):
-    """A version to register: the source as the client inspected it, and its lineage."""
-
-    entry: str = Field(pattern=NAME)
-    inspection: dict[str, Any]
-    params: dict[str, Any] = Field(default_factory=dict)
-    upstream: list[Annotated[str, Field(max_length=300)]] = Field(
-        default_factory=list, max_length=64
-    )
-
-
-class StackBody(_Body):
-    """A stack version: an exact version of each component."""
-
-    stack: str = Field(pattern=NAME)
-    pins: list[Annotated[str, Field(max_length=300)]] = Field(min_length=1, max_length=64)
-
-
-class EvalsBody(_Body):
-    """Eval results of one suite version, in the registry's own shape."""
-
-    suite: str = Field(pattern=REF, max_length=300)
-    results: dict[str, Any]
-
-
-class TokenBody(_Body):
-    """Mint a token."""
-
-    principal: str | None = Field(
-        default=None, min_length=1, max_length=256, pattern=r"^\S(.*\S)?$"
-    )
-    name: str = Field(default="cli", pattern=NAME)
-    expires_in: str = Field(
-        default="90d", pattern=r"^([1-9][0-9]?|[1-3][0-9][0-9]|400)d$|^[1-9][0-9]{0,2}h$"
-    )
 
 
 def _etags(header: str) -> set[str]:
@@ -257,7 +83,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
                 opened.append(Store.open(config.database))
             return opened[0]
 
-    limiter = _RateLimit(config.rate_per_minute)
+    limiter = RateLimit(config.rate_per_minute)
     verifier = OIDCVerifier(config.oidc) if config.oidc else None
     app = FastAPI(
         title="registry-pipeline",
@@ -267,7 +93,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         redoc_url=None,
         responses=PROBLEMS,
     )
-    metrics = _Metrics(the_store)
+    metrics = Metrics(the_store)
 
     def principal(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -294,7 +120,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         response: Response = await call_next(request)
         response.headers["X-Request-Id"] = ident
         if response.status_code == 405:
-            response.headers["Allow"] = ", ".join(_methods_of(app, request.url.path))
+            response.headers["Allow"] = ", ".join(methods_of(app, request.url.path))
         route = request.scope.get("route")
         metrics.observe(
             request.method,
@@ -316,8 +142,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, media_type=_errors.PROBLEM, headers=headers)
 
-    @app.exception_handler(_Throttled)
-    async def throttled(_: Request, error: _Throttled) -> Response:
+    @app.exception_handler(Throttled)
+    async def throttled(_: Request, error: Throttled) -> Response:
         body = _errors.problem(429, "rate limit reached; retry later", code="TooManyRequests")
         return JSONResponse(
             body,
@@ -525,66 +351,16 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         """Revoke a token."""
         return reg.tokens.revoke(token_id).to_dict()
 
-    app.add_middleware(_BodyLimit)
+    app.add_middleware(BodyLimit)
     plain_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _problem_media_type(plain_openapi())
+            app.openapi_schema = problem_media_type(plain_openapi())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-class _Metrics:
-    """The server's Prometheus metrics (per worker process)."""
-
-    def __init__(self, store: Callable[[], Store]) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "registry_http_requests",
-            "HTTP requests answered, by method, route and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "registry_http_request_seconds",
-            "Time to answer, by route.",
-            ["route"],
-            registry=self.registry,
-        )
-        head = Gauge(
-            "registry_ledger_head_seq", "The ledger head's sequence number.", registry=self.registry
-        )
-        head.set_function(lambda: float(_head_seq(store())))
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
-
-    def render(self) -> tuple[bytes, str]:
-        """The exposition text and its media type."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-def _methods_of(app: FastAPI, path: str) -> list[str]:
-    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
-
-
-def _head_seq(store: Store) -> int:
-    return Registry(store, actor="metrics").ledger_head().seq
 
 
 def app_from_env() -> FastAPI:

@@ -1,0 +1,145 @@
+"""What every request passes through: the body limit, the rate limit, the metrics."""
+
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from registry_pipeline.server import _errors
+from registry_pipeline.service import Registry
+from registry_pipeline.store import Store
+
+MAX_BODY = 4 * 1024 * 1024
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse bodies over :data:`MAX_BODY` with 413 before the application reads them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            await _too_large(scope, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    body = _errors.problem(
+        413, f"the request body is over {MAX_BODY} bytes", code="PayloadTooLarge"
+    )
+    response = JSONResponse(body, status_code=413, media_type=_errors.PROBLEM)
+    response.headers["X-Request-Id"] = uuid.uuid4().hex
+    response.headers["Connection"] = "close"
+    await response(scope, _drain, send)
+
+
+async def _drain() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class RateLimit:
+    """A per-principal sliding window: at most ``per_minute`` requests in 60 s."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, principal: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            hits = [t for t in self._hits.get(principal, []) if now - t < 60]
+            if len(hits) >= self.per_minute:
+                self._hits[principal] = hits
+                raise Throttled(int(60 - (now - hits[0])) + 1)
+            hits.append(now)
+            self._hits[principal] = hits
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class Metrics:
+    """The server's Prometheus metrics (per worker process)."""
+
+    def __init__(self, store: Callable[[], Store]) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "registry_http_requests",
+            "HTTP requests answered, by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "registry_http_request_seconds",
+            "Time to answer, by route.",
+            ["route"],
+            registry=self.registry,
+        )
+        head = Gauge(
+            "registry_ledger_head_seq", "The ledger head's sequence number.", registry=self.registry
+        )
+        head.set_function(lambda: float(_head_seq(store())))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its media type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def methods_of(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _head_seq(store: Store) -> int:
+    return Registry(store, actor="metrics").ledger_head().seq
