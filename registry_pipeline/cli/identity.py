@@ -125,8 +125,13 @@ def login(settings: Settings, server: str, secret: str | None) -> None:
     from registry_pipeline import settings as config
     from registry_pipeline.atomic_files import write_atomically
     from registry_pipeline.client import RemoteRegistry
+    from registry_pipeline.errors import BadInput
 
-    url = config.server_url(server) or server
+    url = config.server_url(server)
+    if url is None:
+        raise BadInput(
+            "--url is empty; pass the registry server's URL, e.g. https://registry.internal"
+        )
     token = (secret or sys.stdin.readline()).strip()
     remote = RemoteRegistry(url, token=token)
     try:

@@ -666,7 +666,7 @@ def test_content_changed_after_a_signed_approval_cannot_ride_on_it(
 # -- tamper evidence (SQLite and PostgreSQL) ------------------------------------------------
 
 LEDGER_ROWS = (
-    "SELECT seq, recorded_at, actor, action, subject, payload, prev_hash, hash FROM ledger"
+    "SELECT seq, recorded_at, actor, action, subject, payload, prev_hash, hash, auth FROM ledger"
 )
 
 
@@ -699,6 +699,7 @@ def reseal_from(url: str, seq: int, *, actor: str) -> str:
             payload=json.loads(row[5]),
             prev_hash=row[6],
             hash=row[7],
+            auth=json.loads(row[8]) if row[8] is not None else None,
         )
         if event.seq < seq:
             prev = event.hash
@@ -712,7 +713,7 @@ def reseal_from(url: str, seq: int, *, actor: str) -> str:
             "payload": event.payload,
             **({"actor": actor} if event.seq == seq else {}),
         }
-        forged = seal(LedgerEvent(**fields, prev_hash=prev))
+        forged = seal(LedgerEvent(**fields, prev_hash=prev, auth=event.auth))
         raw_sql(
             url,
             "UPDATE ledger SET actor = :actor, prev_hash = :prev_hash, hash = :hash "
