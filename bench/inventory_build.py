@@ -29,6 +29,9 @@ from registry_pipeline.core.ledger import LedgerEvent, seal
 from registry_pipeline.exports import inventory
 from registry_pipeline.service import Registry
 
+AUTH = {"method": "local", "principal": "bench", "os_user": "bench"}
+AUTH_TEXT = json.dumps(AUTH, separators=(",", ":"), sort_keys=True)
+
 ENTRIES = 100
 STACKS = 10
 T0 = 1_700_000_000.0
@@ -132,6 +135,7 @@ def seed(path: Path, versions: int, events: int) -> None:
                     subject=f"model-{seq % ENTRIES}@{seq}",
                     payload={"n": seq},
                     prev_hash=prev,
+                    auth=AUTH,
                 )
             )
             prev = event.hash
@@ -145,13 +149,14 @@ def seed(path: Path, versions: int, events: int) -> None:
                     json.dumps(event.payload, separators=(",", ":")),
                     event.prev_hash,
                     event.hash,
+                    AUTH_TEXT,
                 )
             )
             if len(batch) == 100_000:
-                conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?)", batch)
+                conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?)", batch)
                 batch = []
         if batch:
-            conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?)", batch)
+            conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?)", batch)
         conn.execute(
             "UPDATE ledger_head SET seq = ?, hash = ?, recorded_at = ?",
             (start_seq + events, prev, last_time),

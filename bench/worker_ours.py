@@ -137,10 +137,21 @@ class _Seeder:
                 subject=subject,
                 payload=json.loads(dumps(payload)),
                 prev_hash=self.prev,
+                auth=(auth := {"method": "local", "principal": actor, "os_user": "bench"}),
             )
         )
         self.ledger.append(
-            (self.seq, t, actor, action, subject, dumps(sealed.payload), self.prev, sealed.hash)
+            (
+                self.seq,
+                t,
+                actor,
+                action,
+                subject,
+                dumps(sealed.payload),
+                self.prev,
+                sealed.hash,
+                dumps(auth),
+            )
         )
         self.prev = sealed.hash
         self.last_time = t
@@ -259,7 +270,7 @@ def seed(db: Path, per_entry: int) -> dict[str, Any]:
         "VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?)",
         [(*r[:9], f'["{APPROVER}"]' if r[8] == "promotion" else "[]", r[9]) for r in s.stages],
     )
-    conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?)", s.ledger)
+    conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?)", s.ledger)
     conn.execute(
         "UPDATE ledger_head SET seq = ?, hash = ?, recorded_at = ?", (s.seq, s.prev, s.last_time)
     )
