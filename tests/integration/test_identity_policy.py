@@ -3,9 +3,6 @@ longer rewrite the policy or act as someone else; changes go through the server.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,17 +29,9 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
         yield running
 
 
-def _cli(
-    estate: Estate, *args: str, token: str | None = None, stdin: str = ""
-) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    if token:
-        env |= {"REGISTRY_URL": estate.url, "REGISTRY_TOKEN": token}
-        argv = [sys.executable, "-m", "registry_pipeline.cli", *args]
-    else:
-        argv = [sys.executable, "-m", "registry_pipeline.cli", "--database", estate.database, *args]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, input=stdin, timeout=120)
-    return done.returncode, done.stdout, done.stderr
+def _cli(estate: Estate, *args: str, token: str | None = None) -> tuple[int, str, str]:
+    """The real CLI: through the server with ``token``, else on the database itself."""
+    return estate.cli(*args, token=token)
 
 
 def test_local_mode_cannot_rewrite_the_policy_or_act(estate: Estate, tmp_path: Path) -> None:

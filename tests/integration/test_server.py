@@ -215,32 +215,9 @@ def _cli(
     estate: Estate, *args: str, who: str | None = None, remote: bool = True, stdin: str = ""
 ) -> tuple[int, str, str]:
     """The real CLI: through the server with ``who``'s token, or on the database itself."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env["REGISTRY_CREDENTIALS"] = str(
-        Path(estate.database.removeprefix("sqlite:///")).parent / "creds.json"
-    )
     if remote:
-        env["REGISTRY_URL"] = estate.url
-        if who:
-            env["REGISTRY_TOKEN"] = estate.tokens[who]
-        argv = [sys.executable, "-m", "registry_pipeline.cli", *args]
-    else:
-        actor = ["--actor", f"{who}@example.com"] if who else []
-        argv = [
-            sys.executable,
-            "-m",
-            "registry_pipeline.cli",
-            "--database",
-            estate.database,
-            *actor,
-            *args,
-        ]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, input=stdin, timeout=120)
-    return done.returncode, done.stdout, done.stderr
+        return estate.cli(*args, token=estate.tokens[who] if who else "", stdin=stdin)
+    return estate.cli(*args, actor=f"{who}@example.com" if who else None, stdin=stdin)
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,27 @@ class Estate:
     tokens: dict[str, str]
     token_ids: dict[str, int]
 
+    def cli(
+        self, *args: str, token: str | None = None, actor: str | None = None, stdin: str = ""
+    ) -> tuple[int, str, str]:
+        """The real CLI in a subprocess: through the server presenting ``token``, or (no
+        token) on the database itself as ``actor``. ``(exit code, stdout, stderr)``."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        env["REGISTRY_CREDENTIALS"] = str(
+            Path(self.database.removeprefix("sqlite:///")).parent / "creds.json"
+        )
+        argv = [sys.executable, "-m", "registry_pipeline.cli"]
+        if token is not None:  # "" reaches the server with no token at all
+            env["REGISTRY_URL"] = self.url
+            if token:
+                env["REGISTRY_TOKEN"] = token
+        else:
+            argv += ["--database", self.database, *(["--actor", actor] if actor else [])]
+        done = subprocess.run(
+            [*argv, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120
+        )
+        return done.returncode, done.stdout, done.stderr
+
     def client(self, who: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
