@@ -145,7 +145,7 @@ def _progress(log: Any) -> Callable[[int, int], None]:
 def _register(
     client: Registry, entry: CatalogEntry, wanted: EntryRunConfig, *, log: Any
 ) -> Registered:
-    pins = list(wanted.upstream) or client.latest_pins(entry.name).require()
+    pins = list(wanted.upstream) or client.automation.latest_pins(entry.name).require()
     if entry.kind is EntryKind.STACK:
         return client.register_stack(entry.name, pins)
     if not wanted.source:

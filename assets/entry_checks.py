@@ -3,7 +3,7 @@ each entry's latest version and the ``review`` cycle of its production version, 
 subsettable multi-check per kind and chunk of entries.
 
 Which checks an entry gets and how serious a failure is are the registry's rules
-(:mod:`registry_pipeline.service.pipeline`); the checks only map its answers.
+(:mod:`registry_pipeline.core.automation`); the checks only map its answers.
 """
 
 import json
@@ -15,11 +15,7 @@ import dagster as dg
 
 from registry_pipeline.assets.asset_keys import entry_key
 from registry_pipeline.assets.resources import RegistryResource
-from registry_pipeline.core.catalog import Catalog, CatalogEntry
-from registry_pipeline.core.gates import Gate
-from registry_pipeline.core.kinds import EntryKind
-from registry_pipeline.service import Registry
-from registry_pipeline.service.pipeline import (
+from registry_pipeline.core.automation import (
     BLOCKING_CHECKS,
     EVIDENCE_CHECKS,
     PROVIDER_CHECK,
@@ -30,6 +26,10 @@ from registry_pipeline.service.pipeline import (
     check_severity,
     checks_for,
 )
+from registry_pipeline.core.catalog import Catalog, CatalogEntry
+from registry_pipeline.core.gates import Gate
+from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.service import Registry
 from registry_pipeline.service.results import ReviewItem
 
 CHECK_DESCRIPTIONS = {
@@ -102,7 +102,7 @@ def check_entry(
     latest version, and whether its production version is due for review."""
     evidence = (*EVIDENCE_CHECKS, PROVIDER_CHECK)
     if any(name in checks for name in evidence):
-        readiness = client.latest_readiness(entry.name)
+        readiness = client.automation.latest_readiness(entry.name)
         for check in readiness.checks:
             if check.name in checks:
                 yield _evidence_result(entry, readiness, check)

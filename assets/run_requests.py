@@ -16,9 +16,9 @@ from registry_pipeline.assets.launchpad import (
     landing_problem_op,
     landing_rejected,
 )
+from registry_pipeline.core.automation import StackPins
 from registry_pipeline.core.catalog import CatalogEntry
 from registry_pipeline.landing import LandingManifest, LandingOutput
-from registry_pipeline.service.pipeline import StackPins
 from registry_pipeline.service.results import GateReport
 
 #: The asset job that registers versions of catalog entries.

@@ -9,6 +9,7 @@ stays fast.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,14 @@ from urllib.parse import quote
 import httpx
 
 from registry_pipeline import errors
+from registry_pipeline.core.automation import (
+    CheckSeverity,
+    EvidenceCheck,
+    LatestReadiness,
+    StackPins,
+    UpstreamPins,
+)
+from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.errors import BadInput, RegistryError, Step, StoreUnavailable
 from registry_pipeline.core.gates import GateResult
 from registry_pipeline.core.kinds import check_name
@@ -196,30 +205,29 @@ class RemoteRegistry:
         """Open a promotion request."""
         parse_exact(ref)
         payload = {"ref": ref, "to": parse_stage(to).value, "reason": check_reason(reason)}
-        body = self._call("POST", "/requests", json=payload)
-        return PromotionRequest(
-            id=body["request"],
-            entry=body["entry"],
-            version=body["version"],
-            digest=body["digest"],
-            target=Stage(body["target"]),
-            requester=body["requester"],
-            reason=body["reason"],
-            status=RequestStatus(body["status"]),
-            created_at=parse_stored(body["created_at"]),
-        )
+        return _request(self._call("POST", "/requests", json=payload))
 
     def approve(self, request_id: int, *, reason: str, key: str | Path | None = None) -> Remote:
-        """Approve a request as the token's principal."""
+        """Approve a request as the token's principal; with ``key``, ask the server for the
+        approval document, sign it here (the key never leaves this machine) and send the
+        signature."""
+        why = check_reason(reason)
+        body: dict[str, Any] = {"reason": why}
         if key is not None:
-            raise BadInput("signed approvals are not taken over the server yet; approve unsigned")
-        return Remote(
-            self._call(
-                "POST",
-                f"/requests/{int(request_id)}/approve",
-                json={"reason": check_reason(reason)},
-            )
+            from registry_pipeline import signatures
+
+            private = signatures.load_private(Path(key))
+            document = self.to_sign(request_id, reason=why)
+            body["signature"] = signatures.sign(private, document["payload"])
+            body["signed_at"] = document["signed_at"]
+        return Remote(self._call("POST", f"/requests/{int(request_id)}/approve", json=body))
+
+    def to_sign(self, request_id: int, *, reason: str) -> dict[str, Any]:
+        """The approval document to sign (``payload``, ``message``, ``signed_at``)."""
+        answer: dict[str, Any] = self._call(
+            "POST", f"/requests/{int(request_id)}/to-sign", json={"reason": check_reason(reason)}
         )
+        return answer
 
     def reject(self, request_id: int, *, reason: str) -> Remote:
         """Reject a request."""
@@ -305,6 +313,66 @@ class RemoteRegistry:
         body = {"document": document, "source": str(path)}
         return Remote(self._call("PUT", "/catalog", json=body))
 
+    def set_card(self, ref: str, fields: str | Path | Mapping[str, Any]) -> Remote:
+        """Set a version's card from a card file (or a mapping of fields), read by the
+        server as a local run reads it."""
+        from registry_pipeline.inputs.card_files import MARKDOWN_SUFFIXES, read_card_file
+
+        parse_exact(ref)
+        if isinstance(fields, str | Path):
+            read_card_file(fields)  # a malformed card is refused here, as it is locally
+            file = Path(fields)
+            body = {
+                "text": file.read_text(encoding="utf-8"),
+                "markdown": file.suffix.lower() in MARKDOWN_SUFFIXES,
+            }
+        else:
+            body = {"text": json.dumps(dict(fields)), "markdown": False}
+        return Remote(self._call("PUT", f"/versions/{_seg(ref)}/card", json=body))
+
+    def ingest_ab(self, results: str | Path | Mapping[str, Any]) -> Remote:
+        """Check an A/B result file here; record it through the server."""
+        from registry_pipeline.formats._common import read_json
+        from registry_pipeline.formats.ab_tests import parse_ab_result
+
+        if isinstance(results, str | Path):
+            document = read_json(Path(results), Path(results).name)
+            parse_ab_result(document, Path(results).name)
+        else:
+            document = dict(results)
+        return Remote(self._call("POST", "/ab-tests", json={"result": document}))
+
+    def review_due(self, *, entry: str | None = None) -> list[Remote]:
+        """Production versions whose approval or evals have outlived the policy."""
+        params = {"entry": check_name(entry)} if entry else {}
+        return [Remote(r) for r in self._call("GET", "/reviews/due", params=params)["due"]]
+
+    def write_deployments(self, stack: str | None = None) -> list[str]:
+        """Have the server rewrite its deployment manifests; the paths it wrote."""
+        body = {"stack": check_name(stack)} if stack else {}
+        written: list[str] = self._call("POST", "/deployments", json=body)["written"]
+        return written
+
+    def pending_requests(self) -> list[PromotionRequest]:
+        """Every request still pending, oldest first."""
+        return [_request(r) for r in self._call("GET", "/requests")["requests"]]
+
+    def request_status(self, request_id: int) -> str:
+        """``pending``, ``applied``, ``rejected`` or ``withdrawn``."""
+        status: str = self._call("GET", f"/requests/{int(request_id)}")["status"]
+        return status
+
+    def catalog(self) -> Catalog:
+        """The catalog current in the registry."""
+        from registry_pipeline.catalog import catalog_from_document
+
+        return catalog_from_document(self._call("GET", "/catalog")["document"])
+
+    @property
+    def automation(self) -> RemoteAutomation:
+        """The questions the Dagster layer asks, over the server."""
+        return RemoteAutomation(self)
+
     @property
     def tokens(self) -> RemoteTokens:
         """Registry tokens over the server."""
@@ -314,8 +382,66 @@ class RemoteRegistry:
         if name.startswith("_"):
             raise AttributeError(name)
         raise BadInput(
-            f"{name.replace('_', ' ')} does not work against a registry server yet; run it "
+            f"{name.replace('_', ' ')} does not work against a registry server; run it "
             "where the database is (without REGISTRY_URL)"
+        )
+
+
+def _request(body: Mapping[str, Any]) -> PromotionRequest:
+    return PromotionRequest(
+        id=body["request"],
+        entry=body["entry"],
+        version=body["version"],
+        digest=body["digest"],
+        target=Stage(body["target"]),
+        requester=body["requester"],
+        reason=body["reason"],
+        status=RequestStatus(body["status"]),
+        created_at=parse_stored(body["created_at"]),
+    )
+
+
+class RemoteAutomation:
+    """``latest_pins``, ``stack_pins_due``, ``latest_readiness`` over the server."""
+
+    def __init__(self, registry: RemoteRegistry) -> None:
+        self._registry = registry
+
+    def latest_pins(self, entry: str) -> UpstreamPins:
+        """The latest version of each upstream entry (stack component) ``entry`` declares."""
+        found = self._registry._call("GET", f"/entries/{_seg(check_name(entry))}/latest-pins")
+        return UpstreamPins(
+            entry=found["entry"],
+            pins=tuple(parse_exact(p) for p in found["pins"]),
+            missing=tuple(found["missing"]),
+        )
+
+    def stack_pins_due(self, stack: str) -> StackPins | None:
+        """The pins of a new version of ``stack`` when one is due, else ``None``."""
+        due = self._registry._call("GET", f"/stacks/{_seg(check_name(stack))}/due")
+        if due["pins"] is None:
+            return None
+        return StackPins(stack=due["stack"], pins=tuple(parse_exact(p) for p in due["pins"]))
+
+    def latest_readiness(self, entry: str, *, target: str = "production") -> LatestReadiness:
+        """The evidence checks, with severities, on ``entry``'s latest version."""
+        found = self._registry._call(
+            "GET",
+            f"/entries/{_seg(check_name(entry))}/readiness",
+            params={"target": parse_stage(target).value},
+        )
+        return LatestReadiness(
+            entry=found["entry"],
+            version=found["version"],
+            checks=tuple(
+                EvidenceCheck(
+                    name=c["name"],
+                    passed=c["passed"],
+                    severity=CheckSeverity(c["severity"]),
+                    detail=c["detail"],
+                )
+                for c in found["checks"]
+            ),
         )
 
 

@@ -8,8 +8,8 @@ import dagster as dg
 from registry_pipeline.assets import run_requests
 from registry_pipeline.assets.asset_keys import check_key
 from registry_pipeline.assets.resources import RegistryResource
+from registry_pipeline.core.automation import REVIEW_CHECK
 from registry_pipeline.core.catalog import Catalog
-from registry_pipeline.service.pipeline import REVIEW_CHECK
 
 
 def build_review_sensor(

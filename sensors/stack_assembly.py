@@ -37,7 +37,7 @@ def build_stack_sensor(
         client = registry.client()
         requests = []
         for stack in stacks:
-            due = client.stack_pins_due(stack.name)
+            due = client.automation.stack_pins_due(stack.name)
             if due is not None:
                 context.log.info(
                     f"{stack.name}: assembling a new version pinning {', '.join(due.refs())}"

@@ -117,7 +117,18 @@ def read_card_file(path: str | Path) -> CardDocument:
     text = read_text(
         file, where=where, limit=MAX_CARD_BYTES, expected="a YAML, JSON or Markdown file"
     )
-    if file.suffix.lower() in MARKDOWN_SUFFIXES:
+    return parse_card_text(text, markdown=file.suffix.lower() in MARKDOWN_SUFFIXES, where=where)
+
+
+def parse_card_text(text: str, *, markdown: bool, where: str) -> CardDocument:
+    """A card from a card file's text (``markdown`` when its name says Markdown).
+
+    Raises:
+        BadInput: too large, malformed, or (Markdown) no section sets a field.
+    """
+    if len(text.encode("utf-8")) > MAX_CARD_BYTES:
+        raise BadInput(f"{where} is larger than {MAX_CARD_BYTES} bytes")
+    if markdown:
         return parse_markdown_card(text, where=where)
     try:
         document = parse_yaml(text, where=where)

@@ -9,6 +9,11 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from registry_pipeline.core.errors import (
     BadInput,
     Conflict,
@@ -90,3 +95,61 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+class Throttled(Exception):
+    """A principal went over its rate; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error as a problem: registry errors by :data:`STATUSES`, 429 with
+    ``Retry-After``, validation errors as 422, anything unexpected as a bare 500 (never a
+    stack trace)."""
+
+    @app.exception_handler(RegistryError)
+    async def registry_error(_: Request, error: RegistryError) -> Response:
+        status, body = error_problem(error)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+    @app.exception_handler(Throttled)
+    async def throttled(_: Request, error: Throttled) -> Response:
+        body = problem(429, "rate limit reached; retry later", code="TooManyRequests")
+        return JSONResponse(
+            body,
+            status_code=429,
+            media_type=PROBLEM,
+            headers={"Retry-After": str(error.retry_after)},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> Response:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        return JSONResponse(
+            problem(422, detail, code="BadInput"),
+            status_code=422,
+            media_type=PROBLEM,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            problem(error.status_code, str(error.detail), code="HTTPError"),
+            status_code=error.status_code,
+            media_type=PROBLEM,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, __: Exception) -> Response:
+        return JSONResponse(
+            problem(500, "internal error", code="InternalError"),
+            status_code=500,
+            media_type=PROBLEM,
+        )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from registry_pipeline.server import _errors
+from registry_pipeline.server._errors import Throttled
 from registry_pipeline.service import Registry
 from registry_pipeline.store import Store
 
@@ -87,12 +88,6 @@ class RateLimit:
                 raise Throttled(int(60 - (now - hits[0])) + 1)
             hits.append(now)
             self._hits[principal] = hits
-
-
-class Throttled(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
 
 
 class Metrics:

@@ -13,6 +13,17 @@ REF = r"^[a-z0-9][a-z0-9._-]{0,127}(@[a-z0-9]{1,32})?$"
 """``ENTRY``, ``ENTRY@VERSION`` or ``ENTRY@STAGE``."""
 STAGE = r"^(candidate|staging|production|archived)$"
 ID = {"ge": 1, "le": 2**63 - 1}
+TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+"""An instant as the registry writes it."""
+Reason = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        description="Why: one line of printable text",
+    ),
+]
 
 
 class Problem(BaseModel):
@@ -52,32 +63,20 @@ class PromoteBody(_Body):
 
     ref: str = Field(pattern=REF, max_length=300, description="ENTRY@VERSION")
     to: str = Field(pattern=STAGE, description="The target stage")
-    reason: str = Field(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
+    reason: Reason
 
 
 class ReasonBody(_Body):
     """A decision's reason."""
 
-    reason: str = Field(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
+    reason: Reason
 
 
 class RollbackBody(_Body):
     """Roll a stage back to its previous holder."""
 
     stage: str = Field(pattern=STAGE)
-    reason: str = Field(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
+    reason: Reason
 
 
 class CatalogBody(_Body):
@@ -122,3 +121,34 @@ class TokenBody(_Body):
     expires_in: str = Field(
         default="90d", pattern=r"^([1-9][0-9]?|[1-3][0-9][0-9]|400)d$|^[1-9][0-9]{0,2}h$"
     )
+
+
+class ApproveBody(_Body):
+    """An approval; where the rule needs signed approvals, the Ed25519 signature (base64) of
+    the ``message`` that ``to-sign`` gave, with the ``signed_at`` it gave."""
+
+    reason: Reason
+    signature: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9+/]{86}==$", description="base64 Ed25519 signature"
+    )
+    signed_at: str | None = Field(default=None, pattern=TIME)
+
+
+class CardBody(_Body):
+    """A model card file's text: a YAML/JSON mapping of fields, or a Hugging Face
+    ``README.md`` (``markdown``: the file's name said Markdown)."""
+
+    text: str = Field(min_length=1, max_length=4 * 1024 * 1024)
+    markdown: bool = False
+
+
+class ABBody(_Body):
+    """An online A/B test result document (the file ``registry eval ab`` reads)."""
+
+    result: dict[str, Any]
+
+
+class DeployBody(_Body):
+    """Rewrite the deployment manifests of the workloads a stack serves (or all)."""
+
+    stack: str | None = Field(default=None, pattern=NAME)

@@ -1,8 +1,7 @@
 """The :class:`Registry` facade: every use case, for Python users, the CLI, the server and
-the Dagster layer alike. Each lives in a module of its group (:mod:`.catalog_sync`,
-:mod:`.registration`, :mod:`.evidence`, :mod:`.promotion`, :mod:`.queries`, :mod:`.audit`,
-:mod:`.deployments`, :mod:`.tokens`), runs in one transaction that also appends its ledger
-event, and returns a typed result from :mod:`.results`."""
+the Dagster layer alike. Each lives in a module of its group (:mod:`.registration`,
+:mod:`.evidence`, :mod:`.promotion`, :mod:`.queries`, :mod:`.audit`, ...), runs in one
+transaction that also appends its ledger event, and returns a typed result."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
 from registry_pipeline.deployments import deployments_root
+from registry_pipeline.inputs.card_files import CardDocument
 from registry_pipeline.inspection import Inspection
 from registry_pipeline.service import (
     approvals,
@@ -34,6 +34,7 @@ from registry_pipeline.service import (
     registration,
 )
 from registry_pipeline.service import tokens as identity
+from registry_pipeline.service.approvals import Signed, ToSign
 from registry_pipeline.service.content import ContentCheck
 from registry_pipeline.service.context import Context, default_actor, local_principal
 from registry_pipeline.service.results import (
@@ -145,20 +146,6 @@ class Registry:
             progress=progress,
         )
 
-    def latest_pins(self, entry: str) -> pipeline.UpstreamPins:
-        """The latest version of each upstream entry (stack component) ``entry`` declares."""
-        return pipeline.entry_latest_pins(self._ctx, entry)
-
-    def stack_pins_due(self, stack: str) -> pipeline.StackPins | None:
-        """The pins of a new version of ``stack`` when one is due, else ``None``."""
-        return pipeline.stack_pins_due_for(self._ctx, stack)
-
-    def latest_readiness(
-        self, entry: str, *, target: str = "production"
-    ) -> pipeline.LatestReadiness:
-        """The evidence checks, with severities, on ``entry``'s latest version."""
-        return pipeline.entry_readiness(self._ctx, entry, target=target)
-
     def register_inspected(self, entry: str, inspection: Inspection, **pins: Any) -> Registered:
         """Record a source a client inspected (``params``, ``upstream`` as for register)."""
         return registration.register_inspected(self._ctx, entry, inspection, **pins)
@@ -191,7 +178,7 @@ class Registry:
         """Record an online A/B test result as evidence on both versions it compared."""
         return evidence.ingest_ab(self._ctx, results)
 
-    def set_card(self, ref: str, fields: Mapping[str, Any] | str | Path) -> CardSet:
+    def set_card(self, ref: str, fields: Mapping[str, Any] | str | Path | CardDocument) -> CardSet:
         """Set the model card of version ``ref`` from a mapping or a file."""
         return evidence.set_card(self._ctx, ref, fields)
 
@@ -199,10 +186,23 @@ class Registry:
         """Open a request to move version ``ref`` to stage ``to``."""
         return promotion.request_promotion(self._ctx, ref, to=to, reason=reason)
 
-    def approve(self, request_id: int, *, reason: str, key: str | Path | None = None) -> Decided:
-        """Approve a pending request (never one's own), signing with an Ed25519 key file
-        where the rule needs signed approvals; replaces the approver's earlier decision."""
-        return approvals.decide(self._ctx, request_id, Decision.APPROVE, reason=reason, key=key)
+    def approve(
+        self,
+        request_id: int,
+        *,
+        reason: str,
+        key: str | Path | None = None,
+        signed: Signed | None = None,
+    ) -> Decided:
+        """Approve a pending request (never one's own), signed where the rule needs it with
+        ``key`` (an Ed25519 key file) or ``signed`` (a signature of :meth:`to_sign`'s text)."""
+        return approvals.decide(
+            self._ctx, request_id, Decision.APPROVE, reason=reason, key=key, signed=signed
+        )
+
+    def to_sign(self, request_id: int, *, reason: str) -> ToSign:
+        """The approval document to sign away from the registry, good for 10 minutes."""
+        return approvals.to_sign(self._ctx, request_id, reason=reason)
 
     def reject(self, request_id: int, *, reason: str) -> Decided:
         """Reject a pending request; a rejected request can never be applied."""
@@ -279,6 +279,11 @@ class Registry:
     def verify(self, *, anchor: str | None = None) -> LedgerVerdict:
         """Recompute the ledger chain against the recorded head and an optional anchor."""
         return audit.verify(self._ctx, anchor=anchor)
+
+    @property
+    def automation(self) -> pipeline.Automation:
+        """The questions the Dagster layer asks: latest pins, stack versions due, readiness."""
+        return pipeline.Automation(self._ctx)
 
     @property
     def tokens(self) -> Tokens:

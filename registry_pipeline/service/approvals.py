@@ -6,9 +6,13 @@ an unsigned or wrongly signed one where the rule needs signatures."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from registry_pipeline.core.catalog import Catalog, Operation
+from registry_pipeline.core.digests import canonical_json
 from registry_pipeline.core.names import check_reason
 from registry_pipeline.core.promotion import (
     Decision,
@@ -18,11 +22,93 @@ from registry_pipeline.core.promotion import (
     approval_payload,
     approval_problem,
 )
-from registry_pipeline.core.times import format_time
-from registry_pipeline.errors import Conflict, Refused, Step
+from registry_pipeline.core.times import format_time, parse_stored
+from registry_pipeline.errors import BadInput, Conflict, Refused, Step
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import Decided, Withdrawn
 from registry_pipeline.store import promotions, versions
+
+SIGNING_WINDOW = timedelta(minutes=10)
+"""How long the document :func:`to_sign` gives stays good for a detached signature."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToSign:
+    """The approval document an approver signs away from the server (a client holding the
+    key, or a person pasting a detached signature): its time is fixed when it is asked for
+    and it is taken back for :data:`SIGNING_WINDOW`."""
+
+    payload: Mapping[str, Any]
+
+    @property
+    def signed_at(self) -> str:
+        """The time inside the document, to send back with the signature."""
+        return str(self.payload["time"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{payload, message, signed_at, expires_in_seconds}``: ``message`` is the exact
+        text (canonical JSON) an Ed25519 key signs."""
+        return {
+            "payload": dict(self.payload),
+            "message": canonical_json(self.payload).decode("utf-8"),
+            "signed_at": self.signed_at,
+            "expires_in_seconds": int(SIGNING_WINDOW.total_seconds()),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A detached Ed25519 signature (base64) over the document :func:`to_sign` gave."""
+
+    signature: str
+    signed_at: str
+
+
+def to_sign(ctx: Context, request_id: int, *, reason: str) -> ToSign:
+    """The approval document ``ctx``'s principal would sign to approve ``request_id`` now.
+
+    Raises:
+        Conflict: the request is no longer pending.
+        Refused: the principal may not approve it (role or separation of duties).
+    """
+    why = check_reason(reason)
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+        req = promotions.request(conn, request_id)
+        if req.status is not RequestStatus.PENDING:
+            raise Conflict(f"request {request_id} is already {req.status}")
+        ctx.require(catalog, Operation.APPROVE, req.entry)
+        version = versions.version(conn, req.entry, req.version)
+        _check_may_approve(ctx, catalog, req, registrant=version.created_by)
+    return ToSign(
+        payload=approval_payload(
+            request_id=request_id,
+            entry=req.entry,
+            version=req.version,
+            digest=req.digest,
+            target=req.target,
+            approver=ctx.actor,
+            decision=Decision.APPROVE,
+            reason=why,
+            created_at=format_time(datetime.now(UTC)),
+        )
+    )
+
+
+def _signed_time(signed: Signed, now: datetime) -> str:
+    """The time of a detached signature's document, if it is still good."""
+    try:
+        at = parse_stored(signed.signed_at)
+    except ValueError:
+        raise BadInput(
+            f"signed_at {signed.signed_at[:40]!r} is not a time the registry gave to sign"
+        ) from None
+    if not now - SIGNING_WINDOW <= at <= now + timedelta(seconds=5):
+        raise Refused(
+            f"the approval document was given to sign at {signed.signed_at}, more than "
+            f"{int(SIGNING_WINDOW.total_seconds() // 60)} minutes ago; ask for a new one"
+        )
+    return signed.signed_at
 
 
 def decide(
@@ -32,8 +118,11 @@ def decide(
     *,
     reason: str,
     key: str | Path | None = None,
+    signed: Signed | None = None,
 ) -> Decided:
-    """Approve or reject a pending request, optionally signing with an Ed25519 key file.
+    """Approve or reject a pending request, optionally signing with an Ed25519 key file
+    (``key``) or with a detached signature over the document :func:`to_sign` gave
+    (``signed``).
 
     An approver who already decided replaces their decision (both stay in the ledger).
 
@@ -46,6 +135,8 @@ def decide(
     from registry_pipeline import signatures
 
     why = check_reason(reason)
+    if key is not None and signed is not None:
+        raise BadInput("sign with a key file or send a detached signature, not both")
     private = signatures.load_private(Path(key)) if key is not None else None
     with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
@@ -58,6 +149,7 @@ def decide(
             _check_may_approve(ctx, catalog, req, registrant=version.created_by)
         if version.digest != req.digest:
             raise Conflict(f"request {request_id}'s version content changed; open a new one")
+        at = _signed_time(signed, tx.now) if signed is not None else tx.now_text
         earlier = [a for a in promotions.approvals(tx.conn, request_id) if a.approver == ctx.actor]
         payload = approval_payload(
             request_id=request_id,
@@ -68,9 +160,13 @@ def decide(
             approver=ctx.actor,
             decision=decision,
             reason=why,
-            created_at=tx.now_text,
+            created_at=at,
         )
-        signature = signatures.sign(private, payload) if private is not None else None
+        signature = (
+            signatures.sign(private, payload)
+            if private is not None
+            else (signed.signature if signed is not None else None)
+        )
         if decision is Decision.APPROVE:
             _check_signature(catalog, req, ctx.actor, payload, signature)
         promotions.record_decision(
@@ -81,7 +177,7 @@ def decide(
             reason=why,
             digest=req.digest,
             signature=signature,
-            at=tx.now_text,
+            at=at,
             replaces=bool(earlier),
         )
         if decision is Decision.REJECT:

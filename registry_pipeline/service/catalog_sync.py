@@ -11,7 +11,7 @@ from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operati
 from registry_pipeline.errors import Conflict, Refused
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import CatalogChange, Initialised
-from registry_pipeline.store import catalogs
+from registry_pipeline.store import Store, catalogs
 
 
 def record_catalog(
@@ -116,3 +116,11 @@ def initialise(
         catalog=change.catalog if change else None,
         changed=change.changed if change else False,
     )
+
+
+def recorded_document(store: Store) -> dict[str, Any]:
+    """The catalog document current in ``store`` (``{"entries": {}}`` before any), as it was
+    recorded: what a client needs to build the same :class:`Catalog`."""
+    with store.read() as conn:
+        latest = catalogs.latest_digest(conn)
+        return dict(catalogs.document(conn, latest[0])) if latest else {"entries": {}}

@@ -12,7 +12,7 @@ from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.refs import parse_exact
 from registry_pipeline.core.times import format_time
 from registry_pipeline.errors import BadInput, Conflict
-from registry_pipeline.inputs.card_files import card_from_mapping, read_card_file
+from registry_pipeline.inputs.card_files import CardDocument, card_from_mapping, read_card_file
 from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import ABRecorded, CardSet, EvalRecorded
@@ -137,14 +137,19 @@ def ingest_ab(ctx: Context, results: str | Path | Mapping[str, Any]) -> ABRecord
     )
 
 
-def set_card(ctx: Context, ref: str, fields: Mapping[str, Any] | str | Path) -> CardSet:
+def set_card(
+    ctx: Context, ref: str, fields: Mapping[str, Any] | str | Path | CardDocument
+) -> CardSet:
     """Set the model card of version ``ref`` from a mapping of fields, a YAML/JSON file of
     them, or a Hugging Face ``README.md`` (front matter and Markdown sections; see
     :mod:`registry_pipeline.inputs.card_files`), whose Markdown is kept with the card."""
     target = parse_exact(ref)
-    document = (
-        read_card_file(fields) if isinstance(fields, str | Path) else card_from_mapping(fields)
-    )
+    if isinstance(fields, CardDocument):
+        document = fields
+    elif isinstance(fields, str | Path):
+        document = read_card_file(fields)
+    else:
+        document = card_from_mapping(fields)
     stored_fields = {k: list(v) if isinstance(v, tuple) else v for k, v in document.fields.items()}
     front = dict(document.front_matter)
     with ctx.write() as tx:

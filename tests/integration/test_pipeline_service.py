@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, SUPPORT_BOT_PINS, make_ready, register_support_components
 
+from registry_pipeline.core.automation import CheckSeverity
 from registry_pipeline.core.gates import Gate
 from registry_pipeline.errors import BadInput, NotFound
 from registry_pipeline.service import Registry
-from registry_pipeline.service.pipeline import CheckSeverity
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_latest_pins_name_the_upstream_still_missing(
     registry: Registry, db_url: str, tmp_path: Path
 ) -> None:
     _register(db_url, tmp_path, "llama-3.2-1b-instruct", "a")
-    found = registry.latest_pins("support-lora")
+    found = registry.automation.latest_pins("support-lora")
     assert found.refs() == ["llama-3.2-1b-instruct@1"]
     assert found.missing == ("support-tickets-2026q3",)
     with pytest.raises(NotFound, match="support-lora needs a version of support-tickets-2026q3"):
@@ -51,11 +51,11 @@ def test_latest_pins_follow_the_newest_versions(
     _register(db_url, tmp_path, "llama-3.2-1b-instruct", "a")
     _register(db_url, tmp_path, "llama-3.2-1b-instruct", "b")
     _register(db_url, tmp_path, "support-tickets-2026q3", "a")
-    assert registry.latest_pins("support-lora").require() == [
+    assert registry.automation.latest_pins("support-lora").require() == [
         "llama-3.2-1b-instruct@2",
         "support-tickets-2026q3@1",
     ]
-    assert registry.latest_pins("support-bot").missing == (
+    assert registry.automation.latest_pins("support-bot").missing == (
         "bge-small-en",
         "kb-index",
         "support-evals",
@@ -66,24 +66,24 @@ def test_latest_pins_follow_the_newest_versions(
 
 def test_latest_pins_of_an_unknown_entry_is_not_found(registry: Registry) -> None:
     with pytest.raises(NotFound, match="unknown entry 'no-such'"):
-        registry.latest_pins("no-such")
+        registry.automation.latest_pins("no-such")
 
 
 def test_a_stack_is_due_when_its_components_exist_and_again_when_one_moves(
     registry: Registry, db_url: str, tmp_path: Path
 ) -> None:
-    assert registry.stack_pins_due("support-bot") is None
+    assert registry.automation.stack_pins_due("support-bot") is None
     register_support_components(db_url, tmp_path)
-    due = registry.stack_pins_due("support-bot")
+    due = registry.automation.stack_pins_due("support-bot")
     assert due is not None
     assert due.stack == "support-bot"
     assert due.refs() == sorted(SUPPORT_BOT_PINS)
 
     registry.register_stack("support-bot", due.refs())
-    assert registry.stack_pins_due("support-bot") is None
+    assert registry.automation.stack_pins_due("support-bot") is None
 
     _register(db_url, tmp_path, "support-prompt", "round 2")
-    moved = registry.stack_pins_due("support-bot")
+    moved = registry.automation.stack_pins_due("support-bot")
     assert moved is not None
     assert "support-prompt@2" in moved.refs()
     assert "support-prompt@1" not in moved.refs()
@@ -91,11 +91,11 @@ def test_a_stack_is_due_when_its_components_exist_and_again_when_one_moves(
 
 def test_only_a_stack_can_be_due_for_assembly(registry: Registry) -> None:
     with pytest.raises(BadInput, match="support-lora is a lora_adapter, not a stack"):
-        registry.stack_pins_due("support-lora")
+        registry.automation.stack_pins_due("support-lora")
 
 
 def test_readiness_of_an_entry_without_versions_only_warns(registry: Registry) -> None:
-    readiness = registry.latest_readiness("support-lora")
+    readiness = registry.automation.latest_readiness("support-lora")
     assert readiness.version is None
     assert {c.severity for c in readiness.checks} == {CheckSeverity.WARN}
     assert not any(c.passed for c in readiness.checks)
@@ -106,7 +106,7 @@ def test_readiness_errors_only_when_recorded_evals_miss_the_bar(
 ) -> None:
     register_support_components(db_url, tmp_path)
     registry.register_stack("support-bot", SUPPORT_BOT_PINS)
-    unevaluated = registry.latest_readiness("support-bot")
+    unevaluated = registry.automation.latest_readiness("support-bot")
     assert unevaluated.version == 1
     assert unevaluated.check(Gate.EVALS).passed is False
     assert unevaluated.check(Gate.EVALS).severity is CheckSeverity.WARN
@@ -114,12 +114,12 @@ def test_readiness_errors_only_when_recorded_evals_miss_the_bar(
     registry.ingest_evals(
         "support-bot@1", {"accuracy": 0.5, "hallucination_rate": 0.01}, suite="support-evals@1"
     )
-    failing = registry.latest_readiness("support-bot")
+    failing = registry.automation.latest_readiness("support-bot")
     assert failing.check(Gate.EVALS).severity is CheckSeverity.ERROR
     assert "accuracy = 0.5" in failing.check(Gate.EVALS).detail
     assert failing.check(Gate.CARD).severity is CheckSeverity.WARN
 
     make_ready(registry, "support-bot@1")
-    ready = registry.latest_readiness("support-bot")
+    ready = registry.automation.latest_readiness("support-bot")
     assert all(c.passed for c in ready.checks)
     assert {c.severity for c in ready.checks} == {CheckSeverity.WARN}

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from registry_pipeline.assets.entry_checks import check_entry
+from registry_pipeline.core.automation import checks_for
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.service import Registry
-from registry_pipeline.service.pipeline import checks_for
 
 pytestmark = pytest.mark.integration
 

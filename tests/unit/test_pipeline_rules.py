@@ -1,4 +1,4 @@
-"""The automation rules (service/pipeline.py) as pure functions: default pins, when a stack
+"""The automation rules (core/automation.py) as pure functions: default pins, when a stack
 needs a new version, which checks an entry gets and how serious a failed one is."""
 
 from __future__ import annotations
@@ -9,12 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from registry_pipeline.core.catalog import CatalogEntry
-from registry_pipeline.core.gates import Gate, GateResult
-from registry_pipeline.core.kinds import EntryKind
-from registry_pipeline.core.refs import ExactRef
-from registry_pipeline.errors import NotFound
-from registry_pipeline.service.pipeline import (
+from registry_pipeline.core.automation import (
     EVIDENCE_CHECKS,
     REVIEW_CHECK,
     CheckSeverity,
@@ -28,6 +23,11 @@ from registry_pipeline.service.pipeline import (
     latest_readiness,
     stack_pins_due,
 )
+from registry_pipeline.core.catalog import CatalogEntry
+from registry_pipeline.core.gates import Gate, GateResult
+from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.core.refs import ExactRef
+from registry_pipeline.errors import NotFound
 
 pytestmark = pytest.mark.unit
 
@@ -141,6 +141,6 @@ def test_readiness_carries_each_gate_with_its_severity() -> None:
 def test_the_rules_import_without_dagster() -> None:
     code = (
         "import sys; sys.modules['dagster'] = None; "
-        "import registry_pipeline.service.pipeline, registry_pipeline.service"
+        "import registry_pipeline.core.automation, registry_pipeline.service"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,158 @@
+"""Promotion and production: requests and their decisions, rollback, resolve, history,
+reviews due, deployment manifests."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+
+from registry_pipeline.core.promotion import PromotionRequest
+from registry_pipeline.core.times import format_time
+from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.schemas import (
+    ID,
+    NAME,
+    STAGE,
+    ApproveBody,
+    DeployBody,
+    PromoteBody,
+    ReasonBody,
+    RollbackBody,
+)
+
+router = APIRouter()
+RequestId = Annotated[int, PathParam(**ID)]
+Name = Annotated[str, PathParam(pattern=NAME)]
+
+
+def request_document(request: PromotionRequest) -> dict[str, Any]:
+    """A promotion request as the API answers it."""
+    return {
+        "request": request.id,
+        "entry": request.entry,
+        "version": request.version,
+        "digest": request.digest,
+        "target": request.target.value,
+        "requester": request.requester,
+        "reason": request.reason,
+        "status": request.status.value,
+        "created_at": format_time(request.created_at),
+    }
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header, each also in its weak form."""
+    tags = {t.strip() for t in header.split(",") if t.strip()}
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+
+
+@router.post("/requests", status_code=201)
+def promote(reg: Reg, body: PromoteBody) -> Any:
+    """Open a promotion request."""
+    return request_document(reg.request_promotion(body.ref, to=body.to, reason=body.reason))
+
+
+@router.get("/requests")
+def pending(reg: Reg) -> Any:
+    """Every request still pending, oldest first."""
+    return {"requests": [request_document(r) for r in reg.pending_requests()]}
+
+
+@router.get("/requests/{request_id}")
+def request_status(reg: Reg, request_id: RequestId) -> Any:
+    """A request's status (``pending``, ``applied``, ``rejected`` or ``withdrawn``)."""
+    return {"request": request_id, "status": reg.request_status(request_id)}
+
+
+@router.get("/requests/{request_id}/gates")
+def gates(reg: Reg, request_id: RequestId) -> Any:
+    """Every gate of a request: pass or fail, and why."""
+    return reg.gates(request_id).to_dict()
+
+
+@router.post("/requests/{request_id}/to-sign")
+def to_sign(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
+    """The approval document the caller would sign to approve with this reason: sign
+    ``message`` with your Ed25519 key and send the signature with ``signed_at`` to
+    ``approve`` within ``expires_in_seconds``."""
+    return reg.to_sign(request_id, reason=body.reason).to_dict()
+
+
+@router.post("/requests/{request_id}/approve")
+def approve(reg: Reg, request_id: RequestId, body: ApproveBody) -> Any:
+    """Approve a request as the authenticated principal (never one's own)."""
+    from registry_pipeline.core.errors import BadInput
+    from registry_pipeline.service.approvals import Signed
+
+    if (body.signature is None) != (body.signed_at is None):
+        raise BadInput("a signed approval needs both signature and signed_at")
+    signed = (
+        Signed(body.signature, body.signed_at)
+        if body.signature is not None and body.signed_at is not None
+        else None
+    )
+    return reg.approve(request_id, reason=body.reason, signed=signed).to_dict()
+
+
+@router.post("/requests/{request_id}/reject")
+def reject(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
+    """Reject a request; it can no longer be applied."""
+    return reg.reject(request_id, reason=body.reason).to_dict()
+
+
+@router.post("/requests/{request_id}/withdraw")
+def withdraw(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
+    """Withdraw a pending request (its requester or an admin)."""
+    return reg.withdraw(request_id, reason=body.reason).to_dict()
+
+
+@router.post("/requests/{request_id}/apply")
+def apply(reg: Reg, request_id: RequestId) -> Any:
+    """Apply a request if every gate passes (re-checked in the same transaction)."""
+    return reg.apply(request_id).to_dict()
+
+
+@router.post("/entries/{entry}/rollback")
+def rollback(reg: Reg, entry: Name, body: RollbackBody) -> Any:
+    """Return a stage of an entry to the version that held it before."""
+    return reg.rollback(entry, stage=body.stage, reason=body.reason).to_dict()
+
+
+@router.get("/workloads/{workload}/resolve")
+def resolve(
+    request: Request,
+    reg: Reg,
+    workload: Name,
+    at: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The production stack of a workload, now or ``at`` an instant.
+
+    The weak ``ETag`` is the ledger head the answer was read at: two answers with one head
+    differ at most in ``as_of.time``. ``If-None-Match`` with it answers 304."""
+    etag = f'W/"{reg.ledger_head().hash}"'
+    if etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers={"ETag": etag})
+    body = reg.resolve(workload, at=at).to_dict()
+    return JSONResponse(body, headers={"ETag": f'W/"{body["as_of"]["ledger_head"]}"'})
+
+
+@router.get("/entries/{entry}/history")
+def history(
+    reg: Reg, entry: Name, stage: Annotated[str | None, Query(pattern=STAGE)] = None
+) -> Any:
+    """Who moved which version of an entry into which stage, and when."""
+    return {"entry": entry, "history": [h.to_dict() for h in reg.history(entry, stage=stage)]}
+
+
+@router.get("/reviews/due")
+def review_due(reg: Reg, entry: Annotated[str | None, Query(pattern=NAME)] = None) -> Any:
+    """Production versions whose approval or evals have outlived the policy."""
+    return {"due": [r.to_dict() for r in reg.review_due(entry=entry)]}
+
+
+@router.post("/deployments")
+def deploy(reg: Reg, body: DeployBody) -> Any:
+    """Rewrite the server's deployment manifests from the store (all workloads, or those a
+    stack serves); answers the paths written."""
+    return {"written": reg.write_deployments(body.stack)}

@@ -1,0 +1,119 @@
+"""Entries and versions: register, show, lineage, cards, evals, A/B results, and the
+questions the Dagster layer asks about them."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+
+from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.schemas import (
+    NAME,
+    REF,
+    STAGE,
+    ABBody,
+    CardBody,
+    EvalsBody,
+    RegisterBody,
+    StackBody,
+)
+
+router = APIRouter()
+Ref = Annotated[str, PathParam(pattern=REF, max_length=300)]
+Name = Annotated[str, PathParam(pattern=NAME)]
+
+
+@router.get("/entries")
+def list_entries(reg: Reg, kind: Annotated[EntryKind | None, Query()] = None) -> Any:
+    """Catalog entries with their versions and stage holders."""
+    return {"entries": [e.to_dict() for e in reg.list_entries(kind=kind.value if kind else None)]}
+
+
+@router.post("/versions", status_code=201)
+def register(reg: Reg, body: RegisterBody) -> Any:
+    """Register a version from the client's inspection (its manifest digest is recomputed
+    from its files); identical content answers the existing version."""
+    from registry_pipeline.inspection import inspection_from_dict
+
+    inspection = inspection_from_dict(body.inspection)
+    result = reg.register_inspected(
+        body.entry, inspection, params=body.params, upstream=body.upstream
+    )
+    return result.to_dict()
+
+
+@router.post("/stacks", status_code=201)
+def register_stack(reg: Reg, body: StackBody) -> Any:
+    """Register a stack version pinning an exact version of each component."""
+    return reg.register_stack(body.stack, body.pins).to_dict()
+
+
+@router.post("/versions/{ref}/evals", status_code=201)
+def ingest_evals(reg: Reg, ref: Ref, body: EvalsBody) -> Any:
+    """Record eval results of a suite version for a version."""
+    return reg.ingest_evals(ref, body.results, suite=body.suite).to_dict()
+
+
+@router.post("/ab-tests", status_code=201)
+def ingest_ab(reg: Reg, body: ABBody) -> Any:
+    """Record an online A/B test result as evidence on both versions it compared."""
+    return reg.ingest_ab(body.result).to_dict()
+
+
+@router.get("/versions/{ref}")
+def show(reg: Reg, ref: Ref) -> Any:
+    """A version (``ENTRY@VERSION``, ``ENTRY@STAGE`` or ``ENTRY``)."""
+    return reg.show(ref).to_dict()
+
+
+@router.get("/versions/{ref}/lineage")
+def lineage(reg: Reg, ref: Ref) -> Any:
+    """The upstream tree and direct downstream of a version."""
+    return reg.lineage(ref).to_dict()
+
+
+@router.get("/versions/{ref}/card")
+def card(reg: Reg, ref: Ref) -> Any:
+    """A version's model card."""
+    return reg.card(ref).to_dict()
+
+
+@router.put("/versions/{ref}/card")
+def set_card(reg: Reg, ref: Ref, body: CardBody) -> Any:
+    """Set a version's model card from a card file's text, read as ``registry card --set``
+    reads the file."""
+    from registry_pipeline.inputs.card_files import parse_card_text
+
+    document = parse_card_text(body.text, markdown=body.markdown, where="card")
+    return reg.set_card(ref, document).to_dict()
+
+
+@router.get("/entries/{entry}/latest-pins")
+def latest_pins(reg: Reg, entry: Name) -> Any:
+    """The latest version of each upstream entry (stack component) the entry declares."""
+    found = reg.automation.latest_pins(entry)
+    return {"entry": found.entry, "pins": found.refs(), "missing": list(found.missing)}
+
+
+@router.get("/stacks/{stack}/due")
+def stack_due(reg: Reg, stack: Name) -> Any:
+    """The pins of a new version of the stack when one is due (``pins`` null when not)."""
+    due = reg.automation.stack_pins_due(stack)
+    return {"stack": stack, "pins": due.refs() if due is not None else None}
+
+
+@router.get("/entries/{entry}/readiness")
+def readiness(
+    reg: Reg, entry: Name, target: Annotated[str, Query(pattern=STAGE)] = "production"
+) -> Any:
+    """The evidence checks, with severities, on the entry's latest version."""
+    found = reg.automation.latest_readiness(entry, target=target)
+    return {
+        "entry": found.entry,
+        "version": found.version,
+        "checks": [
+            {"name": c.name, "passed": c.passed, "severity": c.severity.value, "detail": c.detail}
+            for c in found.checks
+        ],
+    }
