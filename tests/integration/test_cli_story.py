@@ -13,7 +13,7 @@ catalog that adds them under ``policy.approver_keys`` (as the admin, carol).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,21 @@ pytestmark = pytest.mark.integration
 def db_url(store_url: str) -> str:
     """Every test here runs on SQLite and on PostgreSQL."""
     return store_url
+
+
+@pytest.fixture(params=["local", "server"])
+def run_cli(
+    request: pytest.FixtureRequest, run_cli: RunCli, db_url: str, tmp_path: Path
+) -> Iterator[RunCli]:
+    """Every test here runs on the database itself (``--actor``) and through a real
+    ``registry serve`` (``REGISTRY_URL`` and a token per person; no ``--actor``)."""
+    if request.param == "local":
+        yield run_cli
+        return
+    from support.server import served_cli
+
+    with served_cli(db_url, tmp_path) as through_server:
+        yield through_server
 
 
 CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "catalog.yaml"

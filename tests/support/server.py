@@ -7,10 +7,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -152,3 +153,54 @@ def served_estate(
         Registry.init(database, catalog=then_catalog, actor="carol@example.com")
     with running_server(database, cwd=root, env=env) as url:
         yield Estate(url=url, database=database, tokens=tokens, token_ids=ids)
+
+
+@contextmanager
+def served_cli(database: str, root: Path) -> Iterator[Callable[..., Any]]:
+    """A ``run_cli`` (see ``tests/conftest.py``) that drives the real CLI through a real
+    server over ``database``: ``actor=`` picks whose token the CLI presents (minted by the
+    operator on first use), never a claimed name."""
+    from conftest import Result
+
+    from registry_pipeline.service import Registry
+    from registry_pipeline.store import Store
+
+    Store.open(database, create=True).dispose()  # the operator creates the database
+    tokens: dict[str, str] = {}
+
+    def token_for(actor: str) -> str:
+        if actor not in tokens:
+            operator = Registry(Store.open(database), actor="operator")
+            try:
+                tokens[actor] = operator.tokens.create(principal=actor, name="story").token
+            finally:
+                operator.store.dispose()
+        return tokens[actor]
+
+    with running_server(database, cwd=root) as url:
+
+        def run(
+            *args: str,
+            actor: str = "alice@example.com",
+            json: bool = False,
+            env: dict[str, str] | None = None,
+            cwd: Path | None = None,
+        ) -> Any:
+            full_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+            full_env.update(env or {})
+            full_env.pop("REGISTRY_DEBUG", None)
+            full_env["REGISTRY_URL"] = url
+            full_env["REGISTRY_TOKEN"] = token_for(actor)
+            full_env["REGISTRY_CREDENTIALS"] = str(root / "credentials.json")
+            argv = [sys.executable, "-m", "registry_pipeline.cli", *(["--json"] if json else [])]
+            done = subprocess.run(
+                [*argv, *args],
+                capture_output=True,
+                text=True,
+                env=full_env,
+                cwd=cwd or root,
+                timeout=120,
+            )
+            return Result(done.returncode, done.stdout, done.stderr)
+
+        yield run
