@@ -16,6 +16,7 @@ The ledger tests run on SQLite and PostgreSQL; the rest on SQLite.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from conftest import raw_rows, raw_sql
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Operation, Role
 from registry_pipeline.core.ledger import LedgerEvent, seal
 from registry_pipeline.core.times import format_time
+from registry_pipeline.errors import Refused
 from registry_pipeline.service import Registry
 
 pytestmark = pytest.mark.integration
@@ -965,3 +967,43 @@ def test_production_evals_older_than_max_eval_age_days_are_due(
     assert 45 <= due[0]["age_days"] <= 46.5
     assert due[0]["limit_days"] == 30
     assert due[0]["since"] == old
+
+
+def test_a_detached_signature_over_the_document_to_sign_counts_and_a_stale_one_does_not(
+    run_cli: RunCli, db_url: str, keys: dict[str, Path]
+) -> None:
+    """What a client holding the key (or a person pasting a signature) does: ask for the
+    document, sign its ``message`` elsewhere, send signature and ``signed_at`` back."""
+    from registry_pipeline import signatures
+    from registry_pipeline.service.approvals import Signed
+
+    request = open_request_cli(run_cli, "chat-model@1")
+    approver = as_(db_url, APPROVER)
+    document = approver.to_sign(request, reason="reviewed").to_dict()
+    assert document["payload"]["approver"] == APPROVER
+    assert json.loads(document["message"]) == document["payload"]
+    key = signatures.load_private(keys[APPROVER])
+    signature = base64.b64encode(key.sign(document["message"].encode())).decode()
+    before = ledger_events(run_cli)
+
+    stale_at = format_time(datetime.now(UTC) - timedelta(minutes=11))
+    stale = dict(document["payload"], time=stale_at)
+    with pytest.raises(Refused, match="ask for a new one"):
+        approver.approve(
+            request,
+            reason="reviewed",
+            signed=Signed(signatures.sign(key, stale), stale_at),
+        )
+    with pytest.raises(Refused, match="another key"):
+        approver.approve(
+            request, reason="a different reason", signed=Signed(signature, document["signed_at"])
+        )
+    assert ledger_events(run_cli) == before
+
+    decided = approver.approve(
+        request, reason="reviewed", signed=Signed(signature, document["signed_at"])
+    )
+    assert decided.signed is True
+    assert approvals_pass(db_url, request)
+    ok(run_cli("apply", str(request), actor=REGISTRAR))
+    assert stage_of(db_url, "chat-model@1") == "staging"
