@@ -5,7 +5,7 @@ The YAML loader (``registry_pipeline.catalog``) validates the files and builds t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -23,6 +23,16 @@ def check_risk_class(value: str) -> str:
     if value not in RISK_CLASSES:
         raise BadInput(f"unknown risk class {value!r}; use one of: {', '.join(RISK_CLASSES)}")
     return value
+
+
+GROUP_PREFIX = "group:"
+"""How a policy list names a group of the identity provider: ``group:NAME``."""
+
+
+def identities(actor: str, groups: Sequence[str] = ()) -> frozenset[str]:
+    """The names a policy list may grant ``actor`` a role by: its own, and ``group:NAME``
+    for each group the identity provider put it in."""
+    return frozenset((actor, *(GROUP_PREFIX + g for g in groups)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,38 +250,42 @@ class Catalog:
             self._membership.setdefault("", frozenset())
         return self._membership.get(name, frozenset())
 
-    def roles(self, actor: str, name: str) -> frozenset[Role]:
-        """``actor``'s roles for entry ``name``."""
+    def roles(self, actor: str, name: str, *, groups: Sequence[str] = ()) -> frozenset[Role]:
+        """``actor``'s roles for entry ``name``; a policy list grants a role to a person by
+        name and to everyone in ``groups`` (the identity provider's) as ``group:NAME``."""
         policy = self.policy
         entry = self.entry(name)
+        ids = identities(actor, groups)
         roles = set()
-        if actor == entry.owner:
+        if entry.owner in ids:
             roles.add(Role.OWNER)
-        if actor in policy.admins:
+        if ids & policy.admins:
             roles.add(Role.ADMIN)
-        if actor in policy.registrars:
+        if ids & policy.registrars:
             roles.add(Role.REGISTRAR)
-        scoped = actor in policy.approvers or any(
-            actor in policy.approvers_by_workload.get(w, frozenset())
-            for w in self.workloads_of(name)
+        scoped = bool(ids & policy.approvers) or any(
+            ids & policy.approvers_by_workload.get(w, frozenset()) for w in self.workloads_of(name)
         )
         risk = self.risk_class(name)
-        if scoped or (risk and actor in policy.approvers_by_risk_class.get(risk, frozenset())):
+        if scoped or (risk and ids & policy.approvers_by_risk_class.get(risk, frozenset())):
             roles.add(Role.APPROVER)
         return frozenset(roles)
 
-    def permits(self, actor: str, operation: Operation, name: str) -> bool:
+    def permits(
+        self, actor: str, operation: Operation, name: str, *, groups: Sequence[str] = ()
+    ) -> bool:
         """True when one of ``actor``'s roles for ``name`` may perform ``operation``."""
         allowed = self.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
-        return bool(self.roles(actor, name) & allowed)
+        return bool(self.roles(actor, name, groups=groups) & allowed)
 
-    def may_change_catalog(self, actor: str) -> bool:
+    def may_change_catalog(self, actor: str, *, groups: Sequence[str] = ()) -> bool:
         """True when ``actor`` may load a new catalog over this one. A catalog whose policy
         names no admins can be replaced by anyone (a registry being set up)."""
         policy = self.policy
         allowed = policy.permissions.get(Operation.CATALOG, DEFAULT_PERMISSIONS[Operation.CATALOG])
         if not policy.admins and Role.ADMIN in allowed:
             return True
+        ids = identities(actor, groups)
         held = {
             role
             for role, members in (
@@ -279,13 +293,13 @@ class Catalog:
                 (Role.REGISTRAR, policy.registrars),
                 (Role.APPROVER, policy.approvers),
             )
-            if actor in members
+            if ids & members
         }
         return bool(held & allowed)
 
-    def may_approve(self, actor: str, name: str) -> bool:
+    def may_approve(self, actor: str, name: str, *, groups: Sequence[str] = ()) -> bool:
         """True when ``actor`` may approve promotions of entry ``name``."""
-        return self.permits(actor, Operation.APPROVE, name)
+        return self.permits(actor, Operation.APPROVE, name, groups=groups)
 
     def suites_covering(self, name: str) -> tuple[str, ...]:
         """Eval suites that evaluate entry ``name``: suites listing it under ``evaluates``,

@@ -152,7 +152,7 @@ def _approvals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> Gate
         )
         if conflict is DutyConflict.REQUESTER:
             notes.append(f"{approval.approver} {conflict} and cannot approve it")
-        elif not catalog.may_approve(approval.approver, request.entry):
+        elif not catalog.may_approve(approval.approver, request.entry, groups=approval.groups):
             notes.append(f"{approval.approver} is not an approver of {request.entry}")
         elif conflict is not None:
             notes.append(f"{approval.approver} {conflict} and cannot approve it")

@@ -59,6 +59,8 @@ class Principal:
             value = getattr(self, key)
             if value is not None:
                 record[key] = value
+        if self.groups:
+            record["groups"] = list(self.groups)
         return record
 
 

@@ -58,6 +58,9 @@ class Approval:
     digest: str
     signature: str | None = None
     signature_valid: bool | None = None
+    groups: tuple[str, ...] = ()
+    """The identity provider's groups of the approver when they decided (policy lists
+    grant roles to ``group:NAME``)."""
 
 
 class DutyConflict(StrEnum):

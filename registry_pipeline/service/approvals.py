@@ -179,6 +179,7 @@ def decide(
             signature=signature,
             at=at,
             replaces=bool(earlier),
+            groups=ctx.principal.groups,
         )
         if decision is Decision.REJECT:
             promotions.set_status(tx.conn, request_id, RequestStatus.REJECTED, tx.now_text)

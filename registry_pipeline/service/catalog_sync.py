@@ -30,7 +30,7 @@ def record_catalog(
             if current[0] == digest:
                 return CatalogChange(catalog=digest, changed=False)
             loaded = catalog_from_document(current[1])
-            if not loaded.may_change_catalog(ctx.actor):
+            if not loaded.may_change_catalog(ctx.actor, groups=ctx.principal.groups):
                 allowed = loaded.policy.permissions.get(
                     Operation.CATALOG, DEFAULT_PERMISSIONS[Operation.CATALOG]
                 )

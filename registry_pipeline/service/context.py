@@ -85,10 +85,10 @@ class Context:
         Raises:
             Refused: naming the roles that would allow it and the roles the actor holds.
         """
-        if catalog.permits(self.actor, operation, entry):
+        if catalog.permits(self.actor, operation, entry, groups=self.principal.groups):
             return
         allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
-        held = catalog.roles(self.actor, entry)
+        held = catalog.roles(self.actor, entry, groups=self.principal.groups)
         keys = granting_keys(catalog, operation, entry)
         owner_key = ROLE_KEYS[Role.OWNER].format(entry=entry)
         lists = [k for k in keys if k != owner_key]

@@ -234,7 +234,7 @@ def whoami(ctx: Context) -> WhoAmI:
         catalog = ctx.catalog(conn)
     roles: set[str] = set()
     for name in catalog.entries:
-        roles |= {r.value for r in catalog.roles(ctx.actor, name)}
+        roles |= {r.value for r in catalog.roles(ctx.actor, name, groups=ctx.principal.groups)}
     if ctx.actor in catalog.policy.admins:
         roles.add("admin")
     return WhoAmI(principal=ctx.actor, auth=ctx.principal.auth(), roles=sorted(roles))

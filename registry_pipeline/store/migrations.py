@@ -62,6 +62,13 @@ def _identity(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _approver_groups(conn: Connection) -> None:
+    """An approval records the approver's identity-provider groups when they decided."""
+    present = {c["name"] for c in inspect(conn).get_columns("approvals")}
+    if "groups" not in present:
+        conn.execute(text("ALTER TABLE approvals ADD COLUMN groups TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -71,6 +78,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(version=3, name="card Markdown and front matter", apply=_card_markdown),
     Migration(version=4, name="authenticated identity and tokens", apply=_identity),
+    Migration(version=5, name="approver groups", apply=_approver_groups),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -11,7 +11,7 @@ from registry_pipeline.core.promotion import Approval, Decision, PromotionReques
 from registry_pipeline.core.stages import Stage
 from registry_pipeline.core.times import parse_stored
 from registry_pipeline.errors import NotFound, Step
-from registry_pipeline.store import schema
+from registry_pipeline.store import dumps, loads, schema
 
 MAX_ID = 2**63 - 1
 
@@ -118,6 +118,7 @@ def approvals(conn: Connection, request_id: int) -> list[Approval]:
             created_at=parse_stored(r["created_at"]),
             digest=r["digest"],
             signature=r["signature"],
+            groups=tuple(loads(r["groups"])) if r["groups"] else (),
         )
         for r in rows
     ]
@@ -134,6 +135,7 @@ def record_decision(
     signature: str | None,
     at: str,
     replaces: bool,
+    groups: Sequence[str] = (),
 ) -> None:
     """Record ``approver``'s decision, or replace the one they gave before (the ledger
     keeps both)."""
@@ -144,6 +146,7 @@ def record_decision(
         "digest": digest,
         "signature": signature,
         "created_at": at,
+        "groups": dumps(list(groups)) if groups else None,
     }
     if replaces:
         conn.execute(

@@ -155,6 +155,7 @@ approvals = Table(
     Column("digest", HASH, nullable=False),
     Column("signature", Text),
     Column("created_at", TIME, nullable=False),
+    Column("groups", Text),
     UniqueConstraint("request_id", "approver", name="uq_approvals_request_approver"),
     ForeignKeyConstraint(["request_id"], ["requests.id"]),
 )

@@ -215,3 +215,50 @@ def test_forged_and_stale_tokens_are_401(
 
 def test_registry_tokens_work_beside_oidc(estate: Estate) -> None:
     assert _whoami(estate, estate.tokens["bob"]).json()["principal"] == "bob@example.com"
+
+
+def test_a_policy_grants_a_role_to_an_identity_provider_group(
+    issuer: Issuer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``group:ml-approvers`` in ``policy.approvers``: a JWT whose ``groups`` claim has it
+    may approve, the approvals gate counts it (the groups are kept with the approval), and
+    the same person without the group is refused."""
+    import yaml
+    from conftest import EXAMPLES
+
+    root = tmp_path_factory.mktemp("groups")
+    document = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
+    document["policy"]["approvers"].append("group:ml-approvers")
+    grouped = root / "grouped.yaml"
+    grouped.write_text(yaml.safe_dump(document), encoding="utf-8")
+    env = {"REGISTRY_OIDC_ISSUER": issuer.url, "REGISTRY_OIDC_AUDIENCE": AUDIENCE}
+    with served_estate(root, env=env, then_catalog=grouped) as estate:
+        alice = estate.client("alice")
+        opened = alice.post(
+            "/api/v1/requests", json={"ref": "support-bot@2", "to": "staging", "reason": "go"}
+        )
+        assert opened.status_code == 201, opened.text
+        request = opened.json()["request"]
+
+        def approve(token: str) -> httpx.Response:
+            return httpx.post(
+                f"{estate.url}/api/v1/requests/{request}/approve",
+                json={"reason": "reviewed"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+
+        erin = {"email": "erin@example.com", "sub": "00u9erin"}
+        refused = approve(issuer.token(**erin, groups=["support"]))
+        assert refused.status_code == 403, refused.text
+        in_group = issuer.token(**erin, groups=["support", "ml-approvers"])
+        assert "approver" in _whoami(estate, in_group).json()["roles"]
+        assert approve(in_group).status_code == 200
+        gates = alice.get(f"/api/v1/requests/{request}/gates").json()
+        approvals = next(g for g in gates["gates"] if g["name"] == "approvals")
+        assert approvals["passed"] is True, approvals
+        assert "erin@example.com" in approvals["detail"]
+        auth = raw_rows(estate.database, "SELECT auth FROM ledger ORDER BY seq DESC LIMIT 1")
+        assert json.loads(auth[0][0])["groups"] == ["support", "ml-approvers"]
+        applied = alice.post(f"/api/v1/requests/{request}/apply")
+        assert applied.status_code == 200, applied.text
