@@ -178,7 +178,7 @@ def describe_version(
         "Version": dg.MetadataValue.int(result.version),
         "Digest (sha256)": dg.MetadataValue.text(result.digest),
         "Size (bytes)": dg.MetadataValue.int(result.size),
-        "Files": dg.MetadataValue.int(result.file_count),
+        "Files": dg.MetadataValue.int(result.to_dict()["files"]),
         "Source": dg.MetadataValue.text(shown.source),
         "Stage": dg.MetadataValue.text(shown.stage or ""),
         "Training parameters": dg.MetadataValue.json(dict(shown.params)),

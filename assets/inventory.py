@@ -36,7 +36,7 @@ def build_inventory_asset() -> dg.AssetsDefinition:
         "downstream_of(entry, version), ...). Query it with `registry sql`.",
     )
     def inventory(registry: RegistryResource) -> dg.MaterializeResult:
-        published = build(registry.client(), Path(registry.inventory))
+        published = build(registry.reader(), Path(registry.inventory))
         return dg.MaterializeResult(
             data_version=dg.DataVersion(str(published.as_of_seq)),
             metadata={
@@ -97,7 +97,7 @@ def _export_asset(fmt: str) -> dg.AssetsDefinition:
         "ledger head it was built from.",
     )
     def compliance_export(registry: RegistryResource) -> dg.MaterializeResult:
-        written = export(registry.client(), fmt, Path(registry.exports) / fmt)
+        written = export(registry.reader(), fmt, Path(registry.exports) / fmt)
         return dg.MaterializeResult(
             data_version=dg.DataVersion(written["as_of"]["ledger_head"]),
             metadata={

@@ -177,3 +177,7 @@ JOBS = [
     rollback_stage,
     landing_rejected,
 ]
+#: The jobs offered when Dagster works through a registry server: those a service account
+#: may run. Requesting, approving, rejecting and rolling back stand for a person, who does
+#: them as themselves (CLI or web UI), so they are left out.
+SERVICE_JOBS = [apply_promotion, landing_rejected]

@@ -60,6 +60,13 @@ class Remote:
         """The document the server answered."""
         return dict(self._document)
 
+    def keys(self) -> Any:
+        """The document's fields (so that ``dict(remote)`` is the document)."""
+        return self._document.keys()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._document[key]
+
 
 def _wrap(value: Any) -> Any:
     if isinstance(value, dict):
@@ -264,17 +271,20 @@ class RemoteRegistry:
         *,
         params: Mapping[str, Any] | None = None,
         upstream: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        expected_digest: str | None = None,
         rehash: bool = False,
         progress: Any = None,
     ) -> Remote:
         """Inspect ``source`` here (format facts, content manifest) and register it through
         the server, which never sees the bytes."""
-        from registry_pipeline.inspection import inspect_source
+        from registry_pipeline.inspection import expect_digest, inspect_source
 
         check_name(entry)
         for pin in upstream:
             parse_exact(pin)
-        inspection = inspect_source(source, rehash=rehash, progress=progress)
+        inspection = inspect_source(source, exclude=exclude, rehash=rehash, progress=progress)
+        expect_digest(inspection, expected_digest, entry=entry)
         body = {
             "entry": entry,
             "inspection": inspection.to_dict(),

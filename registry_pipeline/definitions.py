@@ -13,7 +13,11 @@ Settings come from the environment when Dagster loads the definitions (not at im
   exports are published (default ``.registry/inventory``, ``.registry/exports``);
 - ``REGISTRY_SENSORS``: ``running`` to start the sensors with the code location (the demo
   does), otherwise they start stopped and are switched on in the UI;
-- ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (default 10).
+- ``REGISTRY_SENSOR_INTERVAL``: seconds between sensor ticks (default 10);
+- ``REGISTRY_URL`` and ``REGISTRY_TOKEN``: a registry server to work through, as the
+  token's principal (a service account), instead of opening the database; the launchpad
+  jobs that stand for a person (request, approve, reject, rollback) are then not offered,
+  and ``REGISTRY_DATABASE_URL`` is only read, by the inventory and the exports.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from registry_pipeline.assets.inventory import (
     build_inventory_asset,
     build_quality_checks,
 )
-from registry_pipeline.assets.launchpad import JOBS, apply_promotion, landing_rejected
+from registry_pipeline.assets.launchpad import JOBS, SERVICE_JOBS, apply_promotion, landing_rejected
 from registry_pipeline.assets.ledger import build_ledger_asset
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.assets.run_requests import ENTRY_JOB
@@ -64,14 +68,21 @@ class Settings:
     exports: Path = Path(".registry/exports")
     sensors_running: bool = False
     sensor_interval: int = 10
+    server_url: str | None = None
+    """A registry server to work through as a service account (``REGISTRY_URL``)."""
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read the settings from the environment (see the module docstring)."""
         url = absolute_url(os.environ.get("REGISTRY_DATABASE_URL") or DEFAULT_URL)
+        server = os.environ.get("REGISTRY_URL") or None
         path = os.environ.get("REGISTRY_CATALOG")
         if path:
             catalog = load_catalog(path)[0]
+        elif server:
+            from registry_pipeline.client import RemoteRegistry
+
+            catalog = RemoteRegistry(server, token=os.environ.get("REGISTRY_TOKEN")).catalog()
         else:
             try:
                 catalog = Registry.open(url, actor="dagster").catalog()
@@ -86,6 +97,7 @@ class Settings:
             exports=Path(os.environ.get("REGISTRY_EXPORTS") or ".registry/exports").resolve(),
             sensors_running=os.environ.get("REGISTRY_SENSORS", "").lower() == "running",
             sensor_interval=int(os.environ.get("REGISTRY_SENSOR_INTERVAL") or 10),
+            server_url=server,
         )
 
 
@@ -125,7 +137,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*entry_assets, build_ledger_asset(entry_keys), build_inventory_asset(), *exports],
         asset_checks=[*build_entry_checks(catalog), build_quality_checks(catalog)],
-        jobs=[register_job, *JOBS],
+        jobs=[register_job, *(JOBS if settings.server_url is None else SERVICE_JOBS)],
         schedules=[nightly],
         sensors=[
             build_training_sensor(
@@ -146,6 +158,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 deployments=str(settings.deployments),
                 inventory=str(settings.inventory),
                 exports=str(settings.exports),
+                **(
+                    {"server_url": settings.server_url, "token": dg.EnvVar("REGISTRY_TOKEN")}
+                    if settings.server_url
+                    else {}
+                ),
             )
         },
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_pipeline.core.digests import FileDigest, Manifest, build_manifest
-from registry_pipeline.core.errors import BadInput
+from registry_pipeline.core.errors import BadInput, Conflict
 from registry_pipeline.formats import Detected, detect
 from registry_pipeline.hashcache import HashCache
 from registry_pipeline.sources import Progress, read_source
@@ -94,3 +94,18 @@ def inspection_from_dict(document: Mapping[str, Any]) -> Inspection:
             raise
         raise BadInput(f"malformed inspection: {type(e).__name__} {str(e)[:80]}") from None
     return Inspection(detected=detected, manifest=manifest, source=source)
+
+
+def expect_digest(inspection: Inspection, expected: str | None, *, entry: str) -> None:
+    """Refuse a source whose content changed after a sensor saw it (digest ``expected``).
+
+    Raises:
+        Conflict: the digest differs.
+    """
+    if expected is not None and inspection.manifest.digest != expected:
+        raise Conflict(
+            f"{inspection.source} changed after it was seen (digest "
+            f"{inspection.manifest.digest[:12]}, expected {expected[:12]}); drop a new "
+            "training output instead of editing one",
+            entry=entry,
+        )

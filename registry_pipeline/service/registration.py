@@ -53,7 +53,7 @@ def register(
         Conflict: the same content is registered with different lineage or params.
     """
     from registry_pipeline.formats import detect
-    from registry_pipeline.inspection import Inspection
+    from registry_pipeline.inspection import Inspection, expect_digest
 
     detected = detect(source)
     catalog, pins, notes = _plan(ctx, entry, upstream, detected)
@@ -62,15 +62,10 @@ def register(
         manifest = read_source(source, exclude=exclude, cache=cache, progress=progress)
     finally:
         cache.close()
-    if expected_digest is not None and manifest.digest != expected_digest:
-        raise Conflict(
-            f"{source} changed after it was seen (digest {manifest.digest[:12]}, expected "
-            f"{expected_digest[:12]}); drop a new training output instead of editing one",
-            entry=entry,
-        )
     inspection = Inspection(
         detected=detected, manifest=manifest, source=str(Path(source).resolve())
     )
+    expect_digest(inspection, expected_digest, entry=entry)
     return _record(ctx, entry, catalog, inspection, params, pins, notes)
 
 
