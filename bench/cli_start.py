@@ -1,12 +1,14 @@
-"""CLI cold start: wall time of ``registry --help`` and ``registry resolve WORKLOAD``, each in a
-fresh process, as a person or a deploy script pays it.
+"""CLI cold start: wall time of ``registry --help`` and ``registry resolve WORKLOAD`` (on the
+database, and through a ``registry serve`` with a token), each in a fresh process, as a
+person or a deploy script pays it.
 
 Run: ``.venv/bin/python bench/cli_start.py [--runs 15] [--json]``. Builds a small seeded
 registry (the bench catalog, 1,000 versions, ``workload-0`` in production) in a temporary
 folder, then alternates the two commands ``--runs`` times each with the installed
 ``registry`` entry point (interpreter start, imports, the query, output) and reports the
-median and the slowest run. Targets: ``--help`` under 0.3 s, ``resolve`` under 0.6 s
-(medians).
+median and the slowest run. Targets: ``--help`` under 0.3 s, ``resolve`` under 0.6 s,
+``resolve`` through the server under 0.4 s (medians; the client path imports neither
+FastAPI nor SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +34,24 @@ from worker_ours import REGISTRAR, catalog_document, seed
 
 from registry_pipeline.service import Registry
 
-TARGETS = {"help": 0.3, "resolve": 0.6}
+TARGETS = {"help": 0.3, "resolve": 0.6, "resolve_remote": 0.4}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("registry serve did not start")
 
 
 def measure(runs: int = 15) -> dict[str, Any]:
@@ -46,21 +66,45 @@ def measure(runs: int = 15) -> dict[str, Any]:
         registry.store.dispose()
         seed(folder / "registry.db", 10)
         env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_ACTOR": REGISTRAR}
+        operator = Registry.open(url, actor="operator")
+        token = operator.tokens.create(principal=REGISTRAR, name="bench").token
+        operator.store.dispose()
+        port = _free_port()
+        server = subprocess.Popen(
+            [str(registry_bin), "--database", url, "serve", "--port", str(port)],
+            env={k: v for k, v in env.items() if k != "REGISTRY_ACTOR"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        remote = {
+            **{
+                k: v for k, v in env.items() if k not in ("REGISTRY_DATABASE_URL", "REGISTRY_ACTOR")
+            },
+            "REGISTRY_URL": f"http://127.0.0.1:{port}",
+            "REGISTRY_TOKEN": token,
+        }
         commands = {
-            "help": [str(registry_bin), "--help"],
-            "resolve": [str(registry_bin), "resolve", "workload-0"],
+            "help": ([str(registry_bin), "--help"], env),
+            "resolve": ([str(registry_bin), "resolve", "workload-0"], env),
+            "resolve_remote": ([str(registry_bin), "resolve", "workload-0"], remote),
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for command in commands.values():
-            subprocess.run(command, env=env, check=True, capture_output=True)
-        for _ in range(runs):
-            for name, command in commands.items():
-                began = time.perf_counter()
-                subprocess.run(command, env=env, check=True, capture_output=True)
-                samples[name].append(time.perf_counter() - began)
+        try:
+            _wait_for(port)
+            for command, command_env in commands.values():
+                subprocess.run(command, env=command_env, check=True, capture_output=True)
+            for _ in range(runs):
+                for name, (command, command_env) in commands.items():
+                    began = time.perf_counter()
+                    subprocess.run(command, env=command_env, check=True, capture_output=True)
+                    samples[name].append(time.perf_counter() - began)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
     return {
         name: {
-            "command": " ".join(["registry", *commands[name][1:]]),
+            "command": " ".join(["registry", *commands[name][0][1:]])
+            + (" (server)" if name == "resolve_remote" else ""),
             "runs": len(values),
             "median_s": statistics.median(values),
             "p99_s": percentile(values, 99),

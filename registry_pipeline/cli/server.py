@@ -73,6 +73,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        http="registry_pipeline.server._protocol:NoDelayHTTPProtocol",
         server_header=False,
         proxy_headers=False,
     )

@@ -18,6 +18,7 @@ from registry_pipeline.server import _errors
 from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, methods_of
 from registry_pipeline.server.deps import ServerState
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
+from registry_pipeline.server.responses import Health, ok
 from registry_pipeline.server.routes import admin, promotion, versions
 from registry_pipeline.server.schemas import PROBLEMS, problem_media_type
 from registry_pipeline.service import Registry
@@ -80,7 +81,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         body, media_type = metrics.render()
         return Response(body, media_type=media_type)
 
-    @app.get("/healthz", include_in_schema=True)
+    @app.get("/healthz", response_model=None, responses=ok(Health))
     def healthz() -> dict[str, Any]:
         """Liveness and the ledger head; needs no token."""
         head = Registry(shared.store(), actor="healthz").ledger_head()

@@ -10,6 +10,21 @@ from fastapi.responses import JSONResponse, Response
 from registry_pipeline.core.promotion import PromotionRequest
 from registry_pipeline.core.times import format_time
 from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.responses import (
+    DecidedDoc,
+    GateReportDoc,
+    HistoryDoc,
+    RequestDoc,
+    RequestList,
+    RequestStatusDoc,
+    ResolutionDoc,
+    ReviewDue,
+    StageChangeDoc,
+    ToSignDoc,
+    WithdrawnDoc,
+    Written,
+    ok,
+)
 from registry_pipeline.server.schemas import (
     ID,
     NAME,
@@ -47,31 +62,31 @@ def _etags(header: str) -> set[str]:
     return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
 
 
-@router.post("/requests", status_code=201)
+@router.post("/requests", status_code=201, response_model=None, responses=ok(RequestDoc, 201))
 def promote(reg: Reg, body: PromoteBody) -> Any:
     """Open a promotion request."""
     return request_document(reg.request_promotion(body.ref, to=body.to, reason=body.reason))
 
 
-@router.get("/requests")
+@router.get("/requests", response_model=None, responses=ok(RequestList))
 def pending(reg: Reg) -> Any:
     """Every request still pending, oldest first."""
     return {"requests": [request_document(r) for r in reg.pending_requests()]}
 
 
-@router.get("/requests/{request_id}")
+@router.get("/requests/{request_id}", response_model=None, responses=ok(RequestStatusDoc))
 def request_status(reg: Reg, request_id: RequestId) -> Any:
     """A request's status (``pending``, ``applied``, ``rejected`` or ``withdrawn``)."""
     return {"request": request_id, "status": reg.request_status(request_id)}
 
 
-@router.get("/requests/{request_id}/gates")
+@router.get("/requests/{request_id}/gates", response_model=None, responses=ok(GateReportDoc))
 def gates(reg: Reg, request_id: RequestId) -> Any:
     """Every gate of a request: pass or fail, and why."""
     return reg.gates(request_id).to_dict()
 
 
-@router.post("/requests/{request_id}/to-sign")
+@router.post("/requests/{request_id}/to-sign", response_model=None, responses=ok(ToSignDoc))
 def to_sign(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
     """The approval document the caller would sign to approve with this reason: sign
     ``message`` with your Ed25519 key and send the signature with ``signed_at`` to
@@ -79,7 +94,7 @@ def to_sign(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
     return reg.to_sign(request_id, reason=body.reason).to_dict()
 
 
-@router.post("/requests/{request_id}/approve")
+@router.post("/requests/{request_id}/approve", response_model=None, responses=ok(DecidedDoc))
 def approve(reg: Reg, request_id: RequestId, body: ApproveBody) -> Any:
     """Approve a request as the authenticated principal (never one's own)."""
     from registry_pipeline.core.errors import BadInput
@@ -95,31 +110,31 @@ def approve(reg: Reg, request_id: RequestId, body: ApproveBody) -> Any:
     return reg.approve(request_id, reason=body.reason, signed=signed).to_dict()
 
 
-@router.post("/requests/{request_id}/reject")
+@router.post("/requests/{request_id}/reject", response_model=None, responses=ok(DecidedDoc))
 def reject(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
     """Reject a request; it can no longer be applied."""
     return reg.reject(request_id, reason=body.reason).to_dict()
 
 
-@router.post("/requests/{request_id}/withdraw")
+@router.post("/requests/{request_id}/withdraw", response_model=None, responses=ok(WithdrawnDoc))
 def withdraw(reg: Reg, request_id: RequestId, body: ReasonBody) -> Any:
     """Withdraw a pending request (its requester or an admin)."""
     return reg.withdraw(request_id, reason=body.reason).to_dict()
 
 
-@router.post("/requests/{request_id}/apply")
+@router.post("/requests/{request_id}/apply", response_model=None, responses=ok(StageChangeDoc))
 def apply(reg: Reg, request_id: RequestId) -> Any:
     """Apply a request if every gate passes (re-checked in the same transaction)."""
     return reg.apply(request_id).to_dict()
 
 
-@router.post("/entries/{entry}/rollback")
+@router.post("/entries/{entry}/rollback", response_model=None, responses=ok(StageChangeDoc))
 def rollback(reg: Reg, entry: Name, body: RollbackBody) -> Any:
     """Return a stage of an entry to the version that held it before."""
     return reg.rollback(entry, stage=body.stage, reason=body.reason).to_dict()
 
 
-@router.get("/workloads/{workload}/resolve")
+@router.get("/workloads/{workload}/resolve", response_model=None, responses=ok(ResolutionDoc))
 def resolve(
     request: Request,
     reg: Reg,
@@ -137,7 +152,7 @@ def resolve(
     return JSONResponse(body, headers={"ETag": f'W/"{body["as_of"]["ledger_head"]}"'})
 
 
-@router.get("/entries/{entry}/history")
+@router.get("/entries/{entry}/history", response_model=None, responses=ok(HistoryDoc))
 def history(
     reg: Reg, entry: Name, stage: Annotated[str | None, Query(pattern=STAGE)] = None
 ) -> Any:
@@ -145,13 +160,13 @@ def history(
     return {"entry": entry, "history": [h.to_dict() for h in reg.history(entry, stage=stage)]}
 
 
-@router.get("/reviews/due")
+@router.get("/reviews/due", response_model=None, responses=ok(ReviewDue))
 def review_due(reg: Reg, entry: Annotated[str | None, Query(pattern=NAME)] = None) -> Any:
     """Production versions whose approval or evals have outlived the policy."""
     return {"due": [r.to_dict() for r in reg.review_due(entry=entry)]}
 
 
-@router.post("/deployments")
+@router.post("/deployments", response_model=None, responses=ok(Written))
 def deploy(reg: Reg, body: DeployBody) -> Any:
     """Rewrite the server's deployment manifests from the store (all workloads, or those a
     stack serves); answers the paths written."""

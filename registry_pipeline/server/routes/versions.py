@@ -8,6 +8,19 @@ from fastapi import Path as PathParam
 
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.responses import (
+    CardDoc,
+    CardSetDoc,
+    EntryList,
+    EvalRecordedDoc,
+    LatestPinsDoc,
+    LineageDoc,
+    ReadinessDoc,
+    RegisteredDoc,
+    StackDueDoc,
+    VersionDoc,
+    ok,
+)
 from registry_pipeline.server.schemas import (
     NAME,
     REF,
@@ -24,13 +37,13 @@ Ref = Annotated[str, PathParam(pattern=REF, max_length=300)]
 Name = Annotated[str, PathParam(pattern=NAME)]
 
 
-@router.get("/entries")
+@router.get("/entries", response_model=None, responses=ok(EntryList))
 def list_entries(reg: Reg, kind: Annotated[EntryKind | None, Query()] = None) -> Any:
     """Catalog entries with their versions and stage holders."""
     return {"entries": [e.to_dict() for e in reg.list_entries(kind=kind.value if kind else None)]}
 
 
-@router.post("/versions", status_code=201)
+@router.post("/versions", status_code=201, response_model=None, responses=ok(RegisteredDoc, 201))
 def register(reg: Reg, body: RegisterBody) -> Any:
     """Register a version from the client's inspection (its manifest digest is recomputed
     from its files); identical content answers the existing version."""
@@ -43,13 +56,18 @@ def register(reg: Reg, body: RegisterBody) -> Any:
     return result.to_dict()
 
 
-@router.post("/stacks", status_code=201)
+@router.post("/stacks", status_code=201, response_model=None, responses=ok(RegisteredDoc, 201))
 def register_stack(reg: Reg, body: StackBody) -> Any:
     """Register a stack version pinning an exact version of each component."""
     return reg.register_stack(body.stack, body.pins).to_dict()
 
 
-@router.post("/versions/{ref}/evals", status_code=201)
+@router.post(
+    "/versions/{ref}/evals",
+    status_code=201,
+    response_model=None,
+    responses=ok(EvalRecordedDoc, 201),
+)
 def ingest_evals(reg: Reg, ref: Ref, body: EvalsBody) -> Any:
     """Record eval results of a suite version for a version."""
     return reg.ingest_evals(ref, body.results, suite=body.suite).to_dict()
@@ -61,25 +79,25 @@ def ingest_ab(reg: Reg, body: ABBody) -> Any:
     return reg.ingest_ab(body.result).to_dict()
 
 
-@router.get("/versions/{ref}")
+@router.get("/versions/{ref}", response_model=None, responses=ok(VersionDoc))
 def show(reg: Reg, ref: Ref) -> Any:
     """A version (``ENTRY@VERSION``, ``ENTRY@STAGE`` or ``ENTRY``)."""
     return reg.show(ref).to_dict()
 
 
-@router.get("/versions/{ref}/lineage")
+@router.get("/versions/{ref}/lineage", response_model=None, responses=ok(LineageDoc))
 def lineage(reg: Reg, ref: Ref) -> Any:
     """The upstream tree and direct downstream of a version."""
     return reg.lineage(ref).to_dict()
 
 
-@router.get("/versions/{ref}/card")
+@router.get("/versions/{ref}/card", response_model=None, responses=ok(CardDoc))
 def card(reg: Reg, ref: Ref) -> Any:
     """A version's model card."""
     return reg.card(ref).to_dict()
 
 
-@router.put("/versions/{ref}/card")
+@router.put("/versions/{ref}/card", response_model=None, responses=ok(CardSetDoc))
 def set_card(reg: Reg, ref: Ref, body: CardBody) -> Any:
     """Set a version's model card from a card file's text, read as ``registry card --set``
     reads the file."""
@@ -89,21 +107,21 @@ def set_card(reg: Reg, ref: Ref, body: CardBody) -> Any:
     return reg.set_card(ref, document).to_dict()
 
 
-@router.get("/entries/{entry}/latest-pins")
+@router.get("/entries/{entry}/latest-pins", response_model=None, responses=ok(LatestPinsDoc))
 def latest_pins(reg: Reg, entry: Name) -> Any:
     """The latest version of each upstream entry (stack component) the entry declares."""
     found = reg.automation.latest_pins(entry)
     return {"entry": found.entry, "pins": found.refs(), "missing": list(found.missing)}
 
 
-@router.get("/stacks/{stack}/due")
+@router.get("/stacks/{stack}/due", response_model=None, responses=ok(StackDueDoc))
 def stack_due(reg: Reg, stack: Name) -> Any:
     """The pins of a new version of the stack when one is due (``pins`` null when not)."""
     due = reg.automation.stack_pins_due(stack)
     return {"stack": stack, "pins": due.refs() if due is not None else None}
 
 
-@router.get("/entries/{entry}/readiness")
+@router.get("/entries/{entry}/readiness", response_model=None, responses=ok(ReadinessDoc))
 def readiness(
     reg: Reg, entry: Name, target: Annotated[str, Query(pattern=STAGE)] = "production"
 ) -> Any:

@@ -1,0 +1,115 @@
+"""Every answer the real server gives on a real estate matches the model the OpenAPI
+document states for it (fields, types, nothing more): the documents Schemathesis checks
+random requests against are the ones clients get."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLES
+from pydantic import BaseModel
+from support.server import Estate, served_estate
+
+from registry_pipeline.catalog import load_catalog
+from registry_pipeline.inspection import inspect_source
+from registry_pipeline.server import responses as r
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    with served_estate(tmp_path_factory.mktemp("answers")) as running:
+        yield running
+
+
+def answer(response: httpx.Response, model: type[BaseModel], status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json()
+    model.model_validate(body, strict=False)
+    return body
+
+
+def test_every_answer_matches_its_documented_model(estate: Estate, tmp_path: Path) -> None:
+    alice, bob, carol = (estate.client(w) for w in ("alice", "bob", "carol"))
+    owner = estate.client("support-ml")
+    answer(httpx.get(f"{estate.url}/healthz"), r.Health)
+    answer(alice.get("/api/v1/whoami"), r.WhoAmIDoc)
+    answer(alice.get("/api/v1/entries"), r.EntryList)
+    answer(alice.get("/api/v1/versions/support-bot@production"), r.VersionDoc)
+    answer(alice.get("/api/v1/versions/support-lora@1/lineage"), r.LineageDoc)
+    answer(alice.get("/api/v1/versions/support-bot@1/card"), r.CardDoc)
+    answer(alice.get("/api/v1/workloads/customer-support/resolve"), r.ResolutionDoc)
+    answer(alice.get("/api/v1/entries/support-bot/history"), r.HistoryDoc)
+    answer(alice.get("/api/v1/reviews/due"), r.ReviewDue)
+    head = answer(alice.get("/api/v1/ledger/head"), r.AnchorDoc)
+    answer(alice.get("/api/v1/ledger/verify", params={"anchor": head["anchor"]}), r.Verdict)
+    answer(alice.get("/api/v1/catalog"), r.CatalogDoc)
+    answer(alice.get("/api/v1/entries/support-bot/latest-pins"), r.LatestPinsDoc)
+    answer(alice.get("/api/v1/stacks/support-bot/due"), r.StackDueDoc)
+    answer(alice.get("/api/v1/entries/support-bot/readiness"), r.ReadinessDoc)
+    answer(alice.get("/api/v1/tokens"), r.TokenList)
+    made = answer(alice.post("/api/v1/tokens", json={"name": "ci"}), r.TokenCreatedDoc, 201)
+    answer(alice.delete(f"/api/v1/tokens/{made['id']}"), r.TokenInfoDoc)
+
+    source = tmp_path / "prompt"
+    source.mkdir()
+    (source / "prompt.j2").write_text("You help customers.\n")
+    body = {"entry": "support-prompt", "inspection": inspect_source(source).to_dict()}
+    answer(owner.post("/api/v1/versions", json=body), r.RegisteredDoc, 201)
+    pins = [f"{name}@2" for name in load_catalog(EXAMPLES)[0].entry("support-bot").components]
+    answer(
+        owner.post("/api/v1/stacks", json={"stack": "support-bot", "pins": pins}),
+        r.RegisteredDoc,
+        201,
+    )
+    results = {"metrics": {"accuracy": 0.91, "hallucination_rate": 0.02}}
+    answer(
+        owner.post(
+            "/api/v1/versions/support-bot@2/evals",
+            json={"suite": "support-evals@1", "results": results},
+        ),
+        r.EvalRecordedDoc,
+        201,
+    )
+    card = "intended_use: answers\nlimitations: [English]\ntraining_data: tickets\n"
+    answer(owner.put("/api/v1/versions/support-bot@2/card", json={"text": card}), r.CardSetDoc)
+
+    opened = answer(
+        alice.post(
+            "/api/v1/requests", json={"ref": "support-bot@2", "to": "staging", "reason": "go"}
+        ),
+        r.RequestDoc,
+        201,
+    )
+    request = opened["request"]
+    answer(alice.get("/api/v1/requests"), r.RequestList)
+    answer(alice.get(f"/api/v1/requests/{request}"), r.RequestStatusDoc)
+    answer(alice.get(f"/api/v1/requests/{request}/gates"), r.GateReportDoc)
+    reviewed = {"reason": "reviewed"}
+    answer(bob.post(f"/api/v1/requests/{request}/to-sign", json=reviewed), r.ToSignDoc)
+    answer(bob.post(f"/api/v1/requests/{request}/approve", json=reviewed), r.DecidedDoc)
+    answer(alice.post(f"/api/v1/requests/{request}/apply"), r.StageChangeDoc)
+    ship = {"ref": "support-bot@2", "to": "production", "reason": "ship"}
+    request = alice.post("/api/v1/requests", json=ship).json()["request"]
+    answer(bob.post(f"/api/v1/requests/{request}/approve", json=reviewed), r.DecidedDoc)
+    answer(alice.post(f"/api/v1/requests/{request}/apply"), r.StageChangeDoc)
+    answer(
+        carol.post(
+            "/api/v1/entries/support-bot/rollback", json={"stage": "production", "reason": "undo"}
+        ),
+        r.StageChangeDoc,
+    )
+    for decide, model in (("withdraw", r.WithdrawnDoc), ("reject", r.DecidedDoc)):
+        again = alice.post(
+            "/api/v1/requests", json={"ref": "support-prompt@3", "to": "staging", "reason": "again"}
+        ).json()["request"]
+        who = alice if decide == "withdraw" else bob
+        answer(who.post(f"/api/v1/requests/{again}/{decide}", json={"reason": "no"}), model)
+    answer(alice.post("/api/v1/deployments", json={}), r.Written)
+    document = alice.get("/api/v1/catalog").json()["document"]
+    answer(carol.put("/api/v1/catalog", json={"document": document}), r.CatalogRecorded)
