@@ -163,6 +163,7 @@ def _client(args: tuple[int, str, str, bytes | None, dict[str, str], float, Any]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     latencies: list[float] = []
     errors = 0
+    first_error = ""
     end = time.perf_counter() + seconds
     n = 0
     while time.perf_counter() < end:
@@ -173,11 +174,12 @@ def _client(args: tuple[int, str, str, bytes | None, dict[str, str], float, Any]
         started = time.perf_counter()
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
-        response.read()
+        text = response.read()
         latencies.append(time.perf_counter() - started)
         if response.status >= 400:
             errors += 1
-    out.put((latencies, errors))
+            first_error = first_error or f"{response.status} {text[:200]!r}"
+    out.put((latencies, errors, first_error))
 
 
 def load(
@@ -204,8 +206,11 @@ def load(
     results = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    errors = sum(e for _, e, _ in results)
+    problem = next((p for _, _, p in results if p), "")
+    if problem:
+        print(f"  {method} {path}: {errors} errors, first: {problem}", flush=True)
     if not latencies:
         return {"p50": float("nan"), "p99": float("nan"), "rps": 0.0, "errors": errors}
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
@@ -234,7 +239,7 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         register_body["inspection"]["source"] = "@N@"
         ours_register = json.dumps(register_body).encode()
-        theirs_register = json.dumps({"name": "bench-model", "source": "file:///m/@N@"}).encode()
+        theirs_register = json.dumps({"name": "bench-model", "source": "s3://bench-models/@N@"}).encode()
         for workers in (1, 4):
             ours_port, their_port = free_port(), free_port()
             ours_cmd = [str(OURS), "-m", "registry_pipeline.cli", "--database", ours_url]

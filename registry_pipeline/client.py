@@ -40,6 +40,7 @@ from registry_pipeline.core.times import format_time, parse_instant, parse_store
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 READ_RETRIES = 2
+PAGE_SIZE = 1000
 
 
 class Remote:
@@ -147,6 +148,18 @@ class RemoteRegistry:
             raise _error(response)
         return response.json()
 
+    def _all(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every item of a paged list, following ``next_page_token`` to its end."""
+        items: list[Any] = []
+        query: dict[str, Any] = {**(params or {}), "page_size": PAGE_SIZE}
+        while True:
+            answer = self._call("GET", path, params=query)
+            items += answer[key]
+            token = answer.get("next_page_token")
+            if not token:
+                return items
+            query["page_token"] = token
+
     # reads
     def whoami(self) -> Remote:
         """The caller as the server authenticated it."""
@@ -155,7 +168,7 @@ class RemoteRegistry:
     def list_entries(self, *, kind: str | None = None) -> list[Remote]:
         """Catalog entries with versions and stage holders."""
         params = {"kind": kind} if kind else {}
-        return [Remote(e) for e in self._call("GET", "/entries", params=params)["entries"]]
+        return [Remote(e) for e in self._all("/entries", "entries", params)]
 
     def show(self, ref: str) -> Remote:
         """A version with its stage, lineage, evidence and card."""
@@ -183,8 +196,7 @@ class RemoteRegistry:
         """Stage assignments of an entry."""
         check_name(entry)
         params = {"stage": parse_stage(stage).value} if stage else {}
-        answer = self._call("GET", f"/entries/{_seg(entry)}/history", params=params)
-        return [Remote(h) for h in answer["history"]]
+        return [Remote(h) for h in self._all(f"/entries/{_seg(entry)}/history", "history", params)]
 
     def gates(self, request_id: int) -> Remote:
         """Every gate of a request."""
@@ -355,7 +367,7 @@ class RemoteRegistry:
     def review_due(self, *, entry: str | None = None) -> list[Remote]:
         """Production versions whose approval or evals have outlived the policy."""
         params = {"entry": check_name(entry)} if entry else {}
-        return [Remote(r) for r in self._call("GET", "/reviews/due", params=params)["due"]]
+        return [Remote(r) for r in self._all("/reviews/due", "due", params)]
 
     def write_deployments(self, stack: str | None = None) -> list[str]:
         """Have the server rewrite its deployment manifests; the paths it wrote."""
@@ -365,7 +377,7 @@ class RemoteRegistry:
 
     def pending_requests(self) -> list[PromotionRequest]:
         """Every request still pending, oldest first."""
-        return [_request(r) for r in self._call("GET", "/requests")["requests"]]
+        return [_request(r) for r in self._all("/requests", "requests")]
 
     def request_status(self, request_id: int) -> str:
         """``pending``, ``applied``, ``rejected`` or ``withdrawn``."""
@@ -472,7 +484,7 @@ class RemoteTokens:
 
     def list(self) -> list[Remote]:
         """Tokens the caller may see."""
-        return [Remote(t) for t in self._registry._call("GET", "/tokens")["tokens"]]
+        return [Remote(t) for t in self._registry._all("/tokens", "tokens")]
 
     def revoke(self, token_id: int) -> Remote:
         """Revoke a token."""

@@ -50,6 +50,7 @@ class TokenInfoDoc(_Doc):
 
 class TokenList(_Doc):
     tokens: list[TokenInfoDoc]
+    next_page_token: str | None
 
 
 class TokenCreatedDoc(_Doc):
@@ -104,6 +105,7 @@ class EntryRow(_Doc):
 
 class EntryList(_Doc):
     entries: list[EntryRow]
+    next_page_token: str | None
 
 
 class RegisteredDoc(_Doc):
@@ -209,6 +211,7 @@ class RequestDoc(_Doc):
 
 class RequestList(_Doc):
     requests: list[RequestDoc]
+    next_page_token: str | None
 
 
 class RequestStatusDoc(_Doc):
@@ -306,6 +309,7 @@ class HistoryRow(_Doc):
 class HistoryDoc(_Doc):
     entry: str
     history: list[HistoryRow]
+    next_page_token: str | None
 
 
 class ReviewRow(_Doc):
@@ -320,6 +324,7 @@ class ReviewRow(_Doc):
 
 class ReviewDue(_Doc):
     due: list[ReviewRow]
+    next_page_token: str | None
 
 
 class Written(_Doc):

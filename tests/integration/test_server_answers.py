@@ -113,3 +113,31 @@ def test_every_answer_matches_its_documented_model(estate: Estate, tmp_path: Pat
     answer(alice.post("/api/v1/deployments", json={}), r.Written)
     document = alice.get("/api/v1/catalog").json()["document"]
     answer(carol.put("/api/v1/catalog", json={"document": document}), r.CatalogRecorded)
+
+
+def test_lists_page_with_an_opaque_token_and_the_client_follows_every_page(
+    estate: Estate,
+) -> None:
+    from registry_pipeline.client import RemoteRegistry
+
+    alice = estate.client("alice")
+    everything = alice.get("/api/v1/entries").json()
+    assert everything["next_page_token"] is None
+    seen, token = [], None
+    while True:
+        params = {"page_size": 3, **({"page_token": token} if token else {})}
+        body = answer(alice.get("/api/v1/entries", params=params), r.EntryList)
+        assert len(body["entries"]) <= 3
+        seen += body["entries"]
+        token = body["next_page_token"]
+        if token is None:
+            break
+    assert seen == everything["entries"]
+    assert len(seen) > 3
+    forged = alice.get("/api/v1/entries", params={"page_token": "bm90LW91cnM"})
+    assert forged.status_code == 400
+    assert "page_token" in forged.json()["detail"]
+    assert alice.get("/api/v1/entries", params={"page_size": 0}).status_code == 422
+    assert alice.get("/api/v1/entries", params={"page_size": 1001}).status_code == 422
+    listed = RemoteRegistry(estate.url, token=estate.tokens["alice"]).list_entries()
+    assert [e.to_dict() for e in listed] == everything["entries"]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
 from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
 from registry_pipeline.server.responses import (
     AnchorDoc,
     CatalogDoc,
@@ -62,9 +63,10 @@ def verify(
 
 
 @router.get("/tokens", response_model=None, responses=ok(TokenList))
-def tokens_list(reg: Reg) -> Any:
+def tokens_list(reg: Reg, page_size: PageSize = DEFAULT_PAGE, page_token: PageToken = None) -> Any:
     """Tokens the caller may see (never their secrets)."""
-    return {"tokens": [t.to_dict() for t in reg.tokens.list()]}
+    items, after = page(reg.tokens.list(), page_size, page_token)
+    return {"tokens": [t.to_dict() for t in items], "next_page_token": after}
 
 
 @router.post("/tokens", status_code=201, response_model=None, responses=ok(TokenCreatedDoc, 201))

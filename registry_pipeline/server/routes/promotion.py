@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from registry_pipeline.core.promotion import PromotionRequest
 from registry_pipeline.core.times import format_time
 from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
 from registry_pipeline.server.responses import (
     DecidedDoc,
     GateReportDoc,
@@ -69,9 +70,10 @@ def promote(reg: Reg, body: PromoteBody) -> Any:
 
 
 @router.get("/requests", response_model=None, responses=ok(RequestList))
-def pending(reg: Reg) -> Any:
+def pending(reg: Reg, page_size: PageSize = DEFAULT_PAGE, page_token: PageToken = None) -> Any:
     """Every request still pending, oldest first."""
-    return {"requests": [request_document(r) for r in reg.pending_requests()]}
+    items, after = page(reg.pending_requests(), page_size, page_token)
+    return {"requests": [request_document(r) for r in items], "next_page_token": after}
 
 
 @router.get("/requests/{request_id}", response_model=None, responses=ok(RequestStatusDoc))
@@ -154,16 +156,27 @@ def resolve(
 
 @router.get("/entries/{entry}/history", response_model=None, responses=ok(HistoryDoc))
 def history(
-    reg: Reg, entry: Name, stage: Annotated[str | None, Query(pattern=STAGE)] = None
+    reg: Reg,
+    entry: Name,
+    stage: Annotated[str | None, Query(pattern=STAGE)] = None,
+    page_size: PageSize = DEFAULT_PAGE,
+    page_token: PageToken = None,
 ) -> Any:
-    """Who moved which version of an entry into which stage, and when."""
-    return {"entry": entry, "history": [h.to_dict() for h in reg.history(entry, stage=stage)]}
+    """Who moved which version of an entry into which stage, and when (oldest first)."""
+    items, after = page(reg.history(entry, stage=stage), page_size, page_token)
+    return {"entry": entry, "history": [h.to_dict() for h in items], "next_page_token": after}
 
 
 @router.get("/reviews/due", response_model=None, responses=ok(ReviewDue))
-def review_due(reg: Reg, entry: Annotated[str | None, Query(pattern=NAME)] = None) -> Any:
+def review_due(
+    reg: Reg,
+    entry: Annotated[str | None, Query(pattern=NAME)] = None,
+    page_size: PageSize = DEFAULT_PAGE,
+    page_token: PageToken = None,
+) -> Any:
     """Production versions whose approval or evals have outlived the policy."""
-    return {"due": [r.to_dict() for r in reg.review_due(entry=entry)]}
+    items, after = page(reg.review_due(entry=entry), page_size, page_token)
+    return {"due": [r.to_dict() for r in items], "next_page_token": after}
 
 
 @router.post("/deployments", response_model=None, responses=ok(Written))

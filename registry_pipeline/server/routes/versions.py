@@ -8,6 +8,7 @@ from fastapi import Path as PathParam
 
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
 from registry_pipeline.server.responses import (
     CardDoc,
     CardSetDoc,
@@ -38,9 +39,16 @@ Name = Annotated[str, PathParam(pattern=NAME)]
 
 
 @router.get("/entries", response_model=None, responses=ok(EntryList))
-def list_entries(reg: Reg, kind: Annotated[EntryKind | None, Query()] = None) -> Any:
-    """Catalog entries with their versions and stage holders."""
-    return {"entries": [e.to_dict() for e in reg.list_entries(kind=kind.value if kind else None)]}
+def list_entries(
+    reg: Reg,
+    kind: Annotated[EntryKind | None, Query()] = None,
+    page_size: PageSize = DEFAULT_PAGE,
+    page_token: PageToken = None,
+) -> Any:
+    """Catalog entries with their versions and stage holders, by name."""
+    listed = reg.list_entries(kind=kind.value if kind else None)
+    items, after = page(listed, page_size, page_token)
+    return {"entries": [e.to_dict() for e in items], "next_page_token": after}
 
 
 @router.post("/versions", status_code=201, response_model=None, responses=ok(RegisteredDoc, 201))
