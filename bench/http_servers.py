@@ -239,11 +239,14 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         register_body["inspection"]["source"] = "@N@"
         ours_register = json.dumps(register_body).encode()
-        theirs_register = json.dumps({"name": "bench-model", "source": "s3://bench-models/@N@"}).encode()
+        theirs_register = json.dumps(
+            {"name": "bench-model", "source": "s3://bench-models/@N@"}
+        ).encode()
         for workers in (1, 4):
             ours_port, their_port = free_port(), free_port()
             ours_cmd = [str(OURS), "-m", "registry_pipeline.cli", "--database", ours_url]
             ours_cmd += ["serve", "--port", str(ours_port), "--workers", str(workers)]
+            ours_cmd += ["--rate-limit", "10000000"]  # the load is one principal
             their_cmd = [str(peer.parent / "mlflow"), "server", "--backend-store-uri"]
             their_cmd += [mlflow_uri, "--host", "127.0.0.1", "--port", str(their_port)]
             their_cmd += ["--workers", str(workers)]

@@ -13,7 +13,6 @@ Names are imported on first use, so ``import registry_pipeline`` stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,11 +28,6 @@ if TYPE_CHECKING:
         StoreUnavailable,
     )
     from registry_pipeline.service import Registry
-
-try:
-    __version__ = version("registry-pipeline")
-except PackageNotFoundError:
-    __version__ = "0+unknown"
 
 _PUBLIC = {
     "Registry": "registry_pipeline.service",
@@ -69,6 +63,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read on use: importlib.metadata costs a CLI ~50 ms
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("registry-pipeline")
+        except PackageNotFoundError:
+            return "0+unknown"
     if name in _PUBLIC:
         return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'registry_pipeline' has no attribute {name!r}")

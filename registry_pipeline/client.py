@@ -13,22 +13,12 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from registry_pipeline import errors
-from registry_pipeline.core.automation import (
-    CheckSeverity,
-    EvidenceCheck,
-    LatestReadiness,
-    StackPins,
-    UpstreamPins,
-)
-from registry_pipeline.core.catalog import Catalog
+from registry_pipeline._httpx import httpx
 from registry_pipeline.core.errors import BadInput, RegistryError, Step, StoreUnavailable
-from registry_pipeline.core.gates import GateResult
 from registry_pipeline.core.kinds import check_name
 from registry_pipeline.core.ledger import LedgerHead, parse_anchor
 from registry_pipeline.core.names import check_reason
@@ -36,6 +26,10 @@ from registry_pipeline.core.promotion import PromotionRequest, RequestStatus
 from registry_pipeline.core.refs import parse_exact, parse_ref
 from registry_pipeline.core.stages import Stage, parse_stage
 from registry_pipeline.core.times import format_time, parse_instant, parse_stored
+
+if TYPE_CHECKING:
+    from registry_pipeline.core.automation import LatestReadiness, StackPins, UpstreamPins
+    from registry_pipeline.core.catalog import Catalog
 
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -104,6 +98,8 @@ def _error(response: httpx.Response) -> RegistryError:
     }
     message = str(problem.get("message") or detail)
     if kind is errors.GateRefused:
+        from registry_pipeline.core.gates import GateResult
+
         gates = [
             GateResult(name=g["name"], passed=g["passed"], detail=g["detail"])
             for g in problem.get("gates", [])
@@ -431,6 +427,8 @@ class RemoteAutomation:
 
     def latest_pins(self, entry: str) -> UpstreamPins:
         """The latest version of each upstream entry (stack component) ``entry`` declares."""
+        from registry_pipeline.core.automation import UpstreamPins
+
         found = self._registry._call("GET", f"/entries/{_seg(check_name(entry))}/latest-pins")
         return UpstreamPins(
             entry=found["entry"],
@@ -440,6 +438,8 @@ class RemoteAutomation:
 
     def stack_pins_due(self, stack: str) -> StackPins | None:
         """The pins of a new version of ``stack`` when one is due, else ``None``."""
+        from registry_pipeline.core.automation import StackPins
+
         due = self._registry._call("GET", f"/stacks/{_seg(check_name(stack))}/due")
         if due["pins"] is None:
             return None
@@ -447,6 +447,8 @@ class RemoteAutomation:
 
     def latest_readiness(self, entry: str, *, target: str = "production") -> LatestReadiness:
         """The evidence checks, with severities, on ``entry``'s latest version."""
+        from registry_pipeline.core.automation import CheckSeverity, EvidenceCheck, LatestReadiness
+
         found = self._registry._call(
             "GET",
             f"/entries/{_seg(check_name(entry))}/readiness",

@@ -214,3 +214,11 @@ def oidc_audience(*, environ: Mapping[str, str] | None = None) -> str | None:
 def oidc_principal_claim(*, environ: Mapping[str, str] | None = None) -> str:
     """The JWT claim naming the principal (``REGISTRY_OIDC_PRINCIPAL_CLAIM``, ``email``)."""
     return _env("REGISTRY_OIDC_PRINCIPAL_CLAIM", environ) or "email"
+
+
+def rate_limit(*, environ: Mapping[str, str] | None = None) -> int:
+    """Requests a principal may make a minute before 429 (``REGISTRY_RATE_LIMIT``, 600)."""
+    text = _env("REGISTRY_RATE_LIMIT", environ) or "600"
+    if not text.isdigit() or not 1 <= int(text) <= 10**7:
+        raise BadInput(f"REGISTRY_RATE_LIMIT={text[:20]!r} is not a number of requests from 1")
+    return int(text)

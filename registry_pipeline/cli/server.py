@@ -14,6 +14,15 @@ from registry_pipeline.cli._app import Settings, cli, pass_settings
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option(
+    "--rate-limit",
+    envvar="REGISTRY_RATE_LIMIT",
+    default=600,
+    show_default=True,
+    type=click.IntRange(1, 10**7),
+    help="Requests one principal may make a minute, per worker, before 429 "
+    "(env REGISTRY_RATE_LIMIT).",
+)
+@click.option(
     "--oidc-issuer",
     envvar="REGISTRY_OIDC_ISSUER",
     default=None,
@@ -40,6 +49,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    rate_limit: int,
     oidc_issuer: str | None,
     oidc_audience: str | None,
     oidc_principal_claim: str,
@@ -59,6 +69,7 @@ def serve(
 
     Store.open(settings.database).dispose()  # fail here, with the CLI's words, if absent
     os.environ["REGISTRY_DATABASE_URL"] = settings.database
+    os.environ["REGISTRY_RATE_LIMIT"] = str(rate_limit)
     if oidc_issuer:
         from registry_pipeline.server.oidc import OIDCConfig
 

@@ -116,4 +116,8 @@ def app_from_env() -> FastAPI:
         if issuer
         else None
     )
-    return create_app(ServerConfig(database=settings.database_url(), oidc=oidc))
+    return create_app(
+        ServerConfig(
+            database=settings.database_url(), oidc=oidc, rate_per_minute=settings.rate_limit()
+        )
+    )

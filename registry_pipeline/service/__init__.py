@@ -1,16 +1,13 @@
 """The :class:`Registry` facade: every use case, for Python users, the CLI, the server and
-the Dagster layer alike. Each lives in a module of its group (:mod:`.registration`,
-:mod:`.evidence`, :mod:`.promotion`, :mod:`.queries`, :mod:`.audit`, ...), runs in one
-transaction that also appends its ledger event, and returns a typed result."""
+the Dagster layer. Each lives in a module of its group (:mod:`.registration`, ...), runs in
+one transaction that also appends its ledger event, and returns a typed result."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.gates import GateResult
@@ -19,8 +16,6 @@ from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
 from registry_pipeline.deployments import deployments_root
-from registry_pipeline.inputs.card_files import CardDocument
-from registry_pipeline.inspection import Inspection
 from registry_pipeline.service import (
     approvals,
     audit,
@@ -63,6 +58,12 @@ from registry_pipeline.sources import Progress
 from registry_pipeline.store import Store
 from registry_pipeline.store.engine import DEFAULT_URL
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from registry_pipeline.inputs.card_files import CardDocument
+    from registry_pipeline.inspection import Inspection
+
 __all__ = ["Registered", "Registry", "check_actor", "check_reason", "default_actor"]
 
 
@@ -99,8 +100,7 @@ class Registry:
     def init(
         cls, url: str = DEFAULT_URL, *, catalog: str | Path | None = None, actor: str | None = None
     ) -> tuple[Registry, Initialised]:
-        """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it (errors:
-        :func:`.catalog_sync.read_catalog`, then :func:`.catalog_sync.initialise`)."""
+        """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it."""
         loaded = catalog_sync.read_catalog(catalog)  # a malformed catalog creates nothing
         registry = cls(Store.open(url, create=True), actor=actor)
         return registry, catalog_sync.initialise(registry._ctx, url, loaded)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_pipeline.core.catalog import Operation
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.core.refs import parse_exact
 from registry_pipeline.core.times import format_time
 from registry_pipeline.errors import BadInput, Conflict
-from registry_pipeline.inputs.card_files import CardDocument, card_from_mapping, read_card_file
-from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import ABRecorded, CardSet, EvalRecorded
 from registry_pipeline.store import dumps, versions
 from registry_pipeline.store import evidence as stored
+
+if TYPE_CHECKING:
+    from registry_pipeline.inputs.card_files import CardDocument
 
 
 def ingest_evals(
@@ -34,6 +35,8 @@ def ingest_evals(
             ``produced_at`` in the future.
         NotFound: the version or suite version does not exist.
     """
+    from registry_pipeline.inputs.eval_results import parse_eval_results, read_eval_results
+
     target = parse_exact(ref)
     suite_ref = parse_exact(suite)
     parsed = (
@@ -144,6 +147,12 @@ def set_card(
     them, or a Hugging Face ``README.md`` (front matter and Markdown sections; see
     :mod:`registry_pipeline.inputs.card_files`), whose Markdown is kept with the card."""
     target = parse_exact(ref)
+    from registry_pipeline.inputs.card_files import (
+        CardDocument,
+        card_from_mapping,
+        read_card_file,
+    )
+
     if isinstance(fields, CardDocument):
         document = fields
     elif isinstance(fields, str | Path):
