@@ -38,6 +38,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import registry_pipeline.inspection  # noqa: F401  (the format detectors, imported on first register)
 from registry_pipeline.errors import Conflict, NotFound, Refused
 from registry_pipeline.service import Registry
 
