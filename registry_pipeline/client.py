@@ -22,10 +22,10 @@ from registry_pipeline.core.errors import BadInput, RegistryError, Step, StoreUn
 from registry_pipeline.core.kinds import check_name
 from registry_pipeline.core.ledger import LedgerHead, parse_anchor
 from registry_pipeline.core.names import check_reason
-from registry_pipeline.core.promotion import PromotionRequest, RequestStatus
+from registry_pipeline.core.promotion import PromotionRequest
 from registry_pipeline.core.refs import parse_exact, parse_ref
-from registry_pipeline.core.stages import Stage, parse_stage
-from registry_pipeline.core.times import format_time, parse_instant, parse_stored
+from registry_pipeline.core.stages import parse_stage
+from registry_pipeline.core.times import format_time, parse_instant
 
 if TYPE_CHECKING:
     from registry_pipeline.core.automation import LatestReadiness, StackPins, UpstreamPins
@@ -220,7 +220,7 @@ class RemoteRegistry:
         """Open a promotion request."""
         parse_exact(ref)
         payload = {"ref": ref, "to": parse_stage(to).value, "reason": check_reason(reason)}
-        return _request(self._call("POST", "/requests", json=payload))
+        return PromotionRequest.from_dict(self._call("POST", "/requests", json=payload))
 
     def approve(self, request_id: int, *, reason: str, key: str | Path | None = None) -> Remote:
         """Approve a request as the token's principal; with ``key``, ask the server for the
@@ -373,7 +373,7 @@ class RemoteRegistry:
 
     def pending_requests(self) -> list[PromotionRequest]:
         """Every request still pending, oldest first."""
-        return [_request(r) for r in self._all("/requests", "requests")]
+        return [PromotionRequest.from_dict(r) for r in self._all("/requests", "requests")]
 
     def request_status(self, request_id: int) -> str:
         """``pending``, ``applied``, ``rejected`` or ``withdrawn``."""
@@ -403,20 +403,6 @@ class RemoteRegistry:
             f"{name.replace('_', ' ')} does not work against a registry server; run it "
             "where the database is (without REGISTRY_URL)"
         )
-
-
-def _request(body: Mapping[str, Any]) -> PromotionRequest:
-    return PromotionRequest(
-        id=body["request"],
-        entry=body["entry"],
-        version=body["version"],
-        digest=body["digest"],
-        target=Stage(body["target"]),
-        requester=body["requester"],
-        reason=body["reason"],
-        status=RequestStatus(body["status"]),
-        created_at=parse_stored(body["created_at"]),
-    )
 
 
 class RemoteAutomation:

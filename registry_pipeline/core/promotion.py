@@ -45,6 +45,39 @@ class PromotionRequest:
     created_at: datetime
     decided_at: datetime | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The request as the API answers it (``request`` is its id)."""
+        from registry_pipeline.core.times import format_time
+
+        return {
+            "request": self.id,
+            "entry": self.entry,
+            "version": self.version,
+            "digest": self.digest,
+            "target": self.target.value,
+            "requester": self.requester,
+            "reason": self.reason,
+            "status": self.status.value,
+            "created_at": format_time(self.created_at),
+        }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> PromotionRequest:
+        """The request a :meth:`to_dict` document describes."""
+        from registry_pipeline.core.times import parse_stored
+
+        return cls(
+            id=document["request"],
+            entry=document["entry"],
+            version=document["version"],
+            digest=document["digest"],
+            target=Stage(document["target"]),
+            requester=document["requester"],
+            reason=document["reason"],
+            status=RequestStatus(document["status"]),
+            created_at=parse_stored(document["created_at"]),
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Approval:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from registry_pipeline.core.catalog import Catalog, Operation
 from registry_pipeline.core.digests import canonical_json
 from registry_pipeline.core.names import check_reason
@@ -73,13 +75,7 @@ def to_sign(ctx: Context, request_id: int, *, reason: str) -> ToSign:
     """
     why = check_reason(reason)
     with ctx.store.read() as conn:
-        catalog = ctx.catalog(conn)
-        req = promotions.request(conn, request_id)
-        if req.status is not RequestStatus.PENDING:
-            raise Conflict(f"request {request_id} is already {req.status}")
-        ctx.require(catalog, Operation.APPROVE, req.entry)
-        version = versions.version(conn, req.entry, req.version)
-        _check_may_approve(ctx, catalog, req, registrant=version.created_by)
+        req = _decidable(ctx, conn, request_id, Decision.APPROVE, lock=False)
     return ToSign(
         payload=approval_payload(
             request_id=request_id,
@@ -140,15 +136,7 @@ def decide(
     private = signatures.load_private(Path(key)) if key is not None else None
     with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
-        req = promotions.request(tx.conn, request_id, lock=True)
-        if req.status is not RequestStatus.PENDING:
-            raise Conflict(f"request {request_id} is already {req.status}")
-        ctx.require(catalog, Operation.APPROVE, req.entry)
-        version = versions.version(tx.conn, req.entry, req.version)
-        if decision is Decision.APPROVE:
-            _check_may_approve(ctx, catalog, req, registrant=version.created_by)
-        if version.digest != req.digest:
-            raise Conflict(f"request {request_id}'s version content changed; open a new one")
+        req = _decidable(ctx, tx.conn, request_id, decision, lock=True)
         at = _signed_time(signed, tx.now) if signed is not None else tx.now_text
         earlier = [a for a in promotions.approvals(tx.conn, request_id) if a.approver == ctx.actor]
         payload = approval_payload(
@@ -199,6 +187,25 @@ def decide(
         signed=signature is not None,
         replaced=bool(earlier),
     )
+
+
+def _decidable(
+    ctx: Context, conn: Connection, request_id: int, decision: Decision, *, lock: bool
+) -> PromotionRequest:
+    """The request, if ``ctx``'s principal may make ``decision`` on it now: still pending,
+    the principal an approver of its entry (and, to approve, not barred by separation of
+    duties), its version's content unchanged."""
+    catalog = ctx.catalog(conn)
+    req = promotions.request(conn, request_id, lock=lock)
+    if req.status is not RequestStatus.PENDING:
+        raise Conflict(f"request {request_id} is already {req.status}")
+    ctx.require(catalog, Operation.APPROVE, req.entry)
+    version = versions.version(conn, req.entry, req.version)
+    if decision is Decision.APPROVE:
+        _check_may_approve(ctx, catalog, req, registrant=version.created_by)
+    if version.digest != req.digest:
+        raise Conflict(f"request {request_id}'s version content changed; open a new one")
+    return req
 
 
 def _check_may_approve(

@@ -7,8 +7,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
-from registry_pipeline.core.promotion import PromotionRequest
-from registry_pipeline.core.times import format_time
 from registry_pipeline.server.deps import Reg
 from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
 from registry_pipeline.server.responses import (
@@ -42,21 +40,6 @@ RequestId = Annotated[int, PathParam(**ID)]
 Name = Annotated[str, PathParam(pattern=NAME)]
 
 
-def request_document(request: PromotionRequest) -> dict[str, Any]:
-    """A promotion request as the API answers it."""
-    return {
-        "request": request.id,
-        "entry": request.entry,
-        "version": request.version,
-        "digest": request.digest,
-        "target": request.target.value,
-        "requester": request.requester,
-        "reason": request.reason,
-        "status": request.status.value,
-        "created_at": format_time(request.created_at),
-    }
-
-
 def _etags(header: str) -> set[str]:
     """The entity tags of an ``If-None-Match`` header, each also in its weak form."""
     tags = {t.strip() for t in header.split(",") if t.strip()}
@@ -66,14 +49,14 @@ def _etags(header: str) -> set[str]:
 @router.post("/requests", status_code=201, response_model=None, responses=ok(RequestDoc, 201))
 def promote(reg: Reg, body: PromoteBody) -> Any:
     """Open a promotion request."""
-    return request_document(reg.request_promotion(body.ref, to=body.to, reason=body.reason))
+    return reg.request_promotion(body.ref, to=body.to, reason=body.reason).to_dict()
 
 
 @router.get("/requests", response_model=None, responses=ok(RequestList))
 def pending(reg: Reg, page_size: PageSize = DEFAULT_PAGE, page_token: PageToken = None) -> Any:
     """Every request still pending, oldest first."""
     items, after = page(reg.pending_requests(), page_size, page_token)
-    return {"requests": [request_document(r) for r in items], "next_page_token": after}
+    return {"requests": [r.to_dict() for r in items], "next_page_token": after}
 
 
 @router.get("/requests/{request_id}", response_model=None, responses=ok(RequestStatusDoc))
