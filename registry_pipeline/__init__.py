@@ -16,6 +16,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from registry_pipeline.api import Registry
     from registry_pipeline.errors import (
         BadInput,
         CatalogError,
@@ -27,10 +28,9 @@ if TYPE_CHECKING:
         SourceError,
         StoreUnavailable,
     )
-    from registry_pipeline.service import Registry
 
 _PUBLIC = {
-    "Registry": "registry_pipeline.service",
+    "Registry": "registry_pipeline.api",
     **{
         name: "registry_pipeline.errors"
         for name in (

@@ -141,3 +141,22 @@ def test_lists_page_with_an_opaque_token_and_the_client_follows_every_page(
     assert alice.get("/api/v1/entries", params={"page_size": 1001}).status_code == 422
     listed = RemoteRegistry(estate.url, token=estate.tokens["alice"]).list_entries()
     assert [e.to_dict() for e in listed] == everything["entries"]
+
+
+def test_registry_open_with_a_server_url_is_the_same_api_over_http(estate: Estate) -> None:
+    from registry_pipeline import Registry
+    from registry_pipeline.client import RemoteRegistry
+    from registry_pipeline.errors import BadInput, NotFound
+
+    remote = Registry.open(estate.url, token=estate.tokens["alice"])
+    assert isinstance(remote, RemoteRegistry)
+    assert remote.whoami().principal == "alice@example.com"
+    local = Registry.open(estate.database)
+    assert (
+        remote.resolve("customer-support").stack.to_dict()
+        == (local.resolve("customer-support").to_dict()["stack"])
+    )
+    with pytest.raises(NotFound):
+        remote.show("no-such-entry@1")
+    with pytest.raises(BadInput, match="token"):
+        Registry.open(estate.url, actor="mallory@example.com", token=estate.tokens["alice"])
