@@ -77,17 +77,7 @@ def to_sign(ctx: Context, request_id: int, *, reason: str) -> ToSign:
     with ctx.store.read() as conn:
         req = _decidable(ctx, conn, request_id, Decision.APPROVE, lock=False)
     return ToSign(
-        payload=approval_payload(
-            request_id=request_id,
-            entry=req.entry,
-            version=req.version,
-            digest=req.digest,
-            target=req.target,
-            approver=ctx.actor,
-            decision=Decision.APPROVE,
-            reason=why,
-            created_at=format_time(datetime.now(UTC)),
-        )
+        payload=_payload(req, ctx.actor, Decision.APPROVE, why, format_time(datetime.now(UTC)))
     )
 
 
@@ -139,17 +129,7 @@ def decide(
         req = _decidable(ctx, tx.conn, request_id, decision, lock=True)
         at = _signed_time(signed, tx.now) if signed is not None else tx.now_text
         earlier = [a for a in promotions.approvals(tx.conn, request_id) if a.approver == ctx.actor]
-        payload = approval_payload(
-            request_id=request_id,
-            entry=req.entry,
-            version=req.version,
-            digest=req.digest,
-            target=req.target,
-            approver=ctx.actor,
-            decision=decision,
-            reason=why,
-            created_at=at,
-        )
+        payload = _payload(req, ctx.actor, decision, why, at)
         signature = (
             signatures.sign(private, payload)
             if private is not None
@@ -186,6 +166,23 @@ def decide(
         approver=ctx.actor,
         signed=signature is not None,
         replaced=bool(earlier),
+    )
+
+
+def _payload(
+    req: PromotionRequest, approver: str, decision: Decision, reason: str, at: str
+) -> Mapping[str, Any]:
+    """The document ``approver`` signs to decide ``req`` at ``at``."""
+    return approval_payload(
+        request_id=req.id,
+        entry=req.entry,
+        version=req.version,
+        digest=req.digest,
+        target=req.target,
+        approver=approver,
+        decision=decision,
+        reason=reason,
+        created_at=at,
     )
 
 
