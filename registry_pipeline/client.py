@@ -396,6 +396,21 @@ class RemoteRegistry:
         """Registry tokens over the server."""
         return RemoteTokens(self)
 
+    @property
+    def webhooks(self) -> RemoteWebhooks:
+        """Webhooks over the server."""
+        return RemoteWebhooks(self)
+
+    def events(self, *, after: int = 0, limit: int = 100, wait: float = 0) -> Remote:
+        """Ledger events after seq ``after`` (``{events, cursor, head}``); with ``wait``,
+        the server holds an empty answer up to that many seconds for the next event."""
+        params = {"after": int(after), "limit": int(limit), "wait": wait}
+        return Remote(
+            self._call(
+                "GET", "/events", params=params, timeout=httpx.Timeout(30.0 + wait, connect=5.0)
+            )
+        )
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -477,6 +492,49 @@ class RemoteTokens:
     def revoke(self, token_id: int) -> Remote:
         """Revoke a token."""
         return Remote(self._registry._call("DELETE", f"/tokens/{int(token_id)}"))
+
+
+class RemoteWebhooks:
+    """The webhook use cases over the server."""
+
+    def __init__(self, registry: RemoteRegistry) -> None:
+        self._registry = registry
+
+    def add(
+        self,
+        url: str,
+        *,
+        events: Sequence[str],
+        entry: str | None = None,
+        workload: str | None = None,
+    ) -> Remote:
+        """Subscribe a receiver; the answer holds the signing secret, this once."""
+        body = {"url": url, "events": list(events), "entry": entry, "workload": workload}
+        return Remote(self._registry._call("POST", "/webhooks", json=body))
+
+    def remove(self, webhook: int) -> Remote:
+        """Stop a webhook for good."""
+        return Remote(self._registry._call("DELETE", f"/webhooks/{int(webhook)}"))
+
+    def enable(self, webhook: int) -> Remote:
+        """Start a disabled webhook again."""
+        return Remote(self._registry._call("POST", f"/webhooks/{int(webhook)}/enable"))
+
+    def deliveries(self, webhook: int, *, limit: int = 100) -> list[Remote]:
+        """The newest attempts, newest first."""
+        found = self._registry._call(
+            "GET", f"/webhooks/{int(webhook)}/deliveries", params={"limit": int(limit)}
+        )
+        return [Remote(d) for d in found["deliveries"]]
+
+    def redeliver(self, delivery: int) -> Remote:
+        """Send an attempt's event again now."""
+        path = f"/webhook-deliveries/{int(delivery)}/redeliver"
+        return Remote(self._registry._call("POST", path, timeout=httpx.Timeout(45.0, connect=5.0)))
+
+    def list(self) -> list[Remote]:
+        """Webhooks not removed."""
+        return [Remote(w) for w in self._registry._all("/webhooks", "webhooks")]
 
 
 def _seg(text: str) -> str:

@@ -22,6 +22,12 @@ library, so the CLI can use it before any heavy import.
   (``~/.config/registry-pipeline/credentials.json``);
 - ``REGISTRY_OIDC_ISSUER``, ``REGISTRY_OIDC_AUDIENCE``, ``REGISTRY_OIDC_PRINCIPAL_CLAIM``:
   the identity provider ``registry serve`` accepts JWTs from (none; claim ``email``);
+- ``REGISTRY_RATE_LIMIT``: requests a principal may make a minute (600);
+- ``REGISTRY_ALLOW_PRIVATE_WEBHOOKS``: ``1`` lets webhooks call loopback and private
+  addresses (refused otherwise);
+- ``REGISTRY_WEBHOOK_RETRY``, ``REGISTRY_WEBHOOK_GIVE_UP``: the waits between failed
+  deliveries (``5s,30s,2m,10m,1h``, then the last, hourly) and how long a failing webhook
+  is tried before it is disabled (``24h``);
 - ``REGISTRY_DEBUG``: set to anything, errors show their traceback.
 """
 
@@ -222,3 +228,43 @@ def rate_limit(*, environ: Mapping[str, str] | None = None) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 10**7:
         raise BadInput(f"REGISTRY_RATE_LIMIT={text[:20]!r} is not a number of requests from 1")
     return int(text)
+
+
+def allow_private_webhooks(*, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether webhooks may call loopback and private addresses
+    (``REGISTRY_ALLOW_PRIVATE_WEBHOOKS``: ``1``, ``true`` or ``yes``)."""
+    return (_env("REGISTRY_ALLOW_PRIVATE_WEBHOOKS", environ) or "").lower() in ("1", "true", "yes")
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(text: str, what: str) -> float:
+    """Seconds in ``500ms``, ``5s``, ``2m`` or ``1h``."""
+    value = text.strip()
+    for unit in ("ms", "s", "m", "h"):
+        number = value.removesuffix(unit)
+        if number != value and number.replace(".", "", 1).isdigit():
+            seconds = float(number) * _UNITS[unit]
+            if 0 < seconds <= 7 * 86400:
+                return seconds
+    raise BadInput(f"{what}={text[:40]!r}: use durations such as 5s, 2m or 1h")
+
+
+def webhook_retry(*, environ: Mapping[str, str] | None = None) -> tuple[float, ...] | None:
+    """Seconds to wait after each failed delivery (``REGISTRY_WEBHOOK_RETRY``), or ``None``
+    for the default schedule."""
+    text = _env("REGISTRY_WEBHOOK_RETRY", environ)
+    if text is None:
+        return None
+    parts = text.split(",")
+    if len(parts) > 50:
+        raise BadInput("REGISTRY_WEBHOOK_RETRY: at most 50 waits")
+    return tuple(_duration(p, "REGISTRY_WEBHOOK_RETRY") for p in parts)
+
+
+def webhook_give_up(*, environ: Mapping[str, str] | None = None) -> float | None:
+    """Seconds a failing webhook is retried before it is disabled
+    (``REGISTRY_WEBHOOK_GIVE_UP``), or ``None`` for the default (24 h)."""
+    text = _env("REGISTRY_WEBHOOK_GIVE_UP", environ)
+    return _duration(text, "REGISTRY_WEBHOOK_GIVE_UP") if text is not None else None

@@ -17,6 +17,7 @@ from registry_pipeline.cli import (
     admin,
     audit,
     evals,
+    events,
     identity,
     production,
     promotion,
@@ -27,7 +28,7 @@ from registry_pipeline.cli._app import cli
 from registry_pipeline.cli._output import fail
 
 __all__ = ["cli", "main"]
-_COMMAND_GROUPS = (admin, audit, evals, identity, production, promotion, server, versions)
+_COMMAND_GROUPS = (admin, audit, evals, events, identity, production, promotion, server, versions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -57,6 +57,10 @@ NEXT_STEPS: dict[Step, str] = {
         "and add them to the catalog, then `registry init --catalog CATALOG`"
     ),
     Step.SELECT_MODELS: "rename it in MLflow, or leave it out with --model",
+    Step.ALLOW_PRIVATE_WEBHOOKS: (
+        "receivers on this network need `registry serve --allow-private-webhooks` "
+        "(REGISTRY_ALLOW_PRIVATE_WEBHOOKS=1)"
+    ),
 }
 
 

@@ -43,6 +43,12 @@ from registry_pipeline.cli._app import Settings, cli, pass_settings
     show_default=True,
     help="The claim naming the principal.",
 )
+@click.option(
+    "--allow-private-webhooks",
+    is_flag=True,
+    envvar="REGISTRY_ALLOW_PRIVATE_WEBHOOKS",
+    help="Let webhooks call loopback and private addresses (refused by default).",
+)
 @pass_settings
 def serve(
     settings: Settings,
@@ -53,11 +59,13 @@ def serve(
     oidc_issuer: str | None,
     oidc_audience: str | None,
     oidc_principal_claim: str,
+    allow_private_webhooks: bool,
 ) -> None:
     """Serve the HTTP API (/api/v1) over --database; clients then present tokens.
 
     Put a TLS proxy in front of it for anything but localhost. Stateless: several workers,
-    or several hosts on one PostgreSQL, may serve one registry.
+    or several hosts on one PostgreSQL, may serve one registry; one of them at a time
+    delivers webhooks.
 
     \b
     Example:
@@ -70,6 +78,7 @@ def serve(
     Store.open(settings.database).dispose()  # fail here, with the CLI's words, if absent
     os.environ["REGISTRY_DATABASE_URL"] = settings.database
     os.environ["REGISTRY_RATE_LIMIT"] = str(rate_limit)
+    os.environ["REGISTRY_ALLOW_PRIVATE_WEBHOOKS"] = "1" if allow_private_webhooks else "0"
     if oidc_issuer:
         from registry_pipeline.server.oidc import OIDCConfig
 

@@ -61,6 +61,8 @@ class Step(StrEnum):
     """Draft the missing catalog entries, review them, load the catalog, import again."""
     SELECT_MODELS = "select_models"
     """Import only some of the source registry's models."""
+    ALLOW_PRIVATE_WEBHOOKS = "allow_private_webhooks"
+    """Run the server with private and loopback webhook receivers allowed."""
 
 
 class RegistryError(Exception):

@@ -33,6 +33,8 @@ class AuthMethod(StrEnum):
     """A registry token, checked against its stored hash."""
     OIDC = "oidc"
     """A JWT from the organisation's identity provider, checked against its keys."""
+    SERVER = "server"
+    """The registry server acting on its own (its webhook dispatcher disabling a webhook)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,8 +7,10 @@ as RFC 9457 problems. ``/healthz`` is the one route open to anyone.
 
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,9 +21,10 @@ from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, 
 from registry_pipeline.server.deps import ServerState
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
 from registry_pipeline.server.responses import Health, ok
-from registry_pipeline.server.routes import admin, promotion, versions
+from registry_pipeline.server.routes import admin, events, promotion, versions
 from registry_pipeline.server.schemas import PROBLEMS, problem_media_type
 from registry_pipeline.service import Registry
+from registry_pipeline.service.dispatch import DispatchConfig, Dispatcher
 from registry_pipeline.store import Store
 
 API = "/api/v1"
@@ -37,6 +40,8 @@ class ServerConfig:
     """Requests one principal may make per minute before 429."""
     oidc: OIDCConfig | None = None
     """The identity provider whose JWTs are accepted besides registry tokens."""
+    dispatch: DispatchConfig | None = None
+    """Deliver webhooks from this process (while it holds the dispatcher lease)."""
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
@@ -47,7 +52,21 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         verifier=OIDCVerifier(config.oidc) if config.oidc else None,
         deployments=config.deployments,
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = Dispatcher(shared.store(), config.dispatch) if config.dispatch else None
+        if dispatcher is not None:
+            dispatcher.start()
+        _app.state.dispatcher = dispatcher
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="registry-pipeline",
         version="1",
         openapi_url=f"{API}/openapi.json",
@@ -88,7 +107,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         return {"ok": True, "ledger_seq": head.seq}
 
     _errors.install(app)
-    for routes in (admin, versions, promotion):
+    for routes in (admin, versions, promotion, events):
         app.include_router(routes.router, prefix=API)
     app.add_middleware(BodyLimit)
     plain_openapi = app.openapi
@@ -116,8 +135,17 @@ def app_from_env() -> FastAPI:
         if issuer
         else None
     )
+    retry, give_up = settings.webhook_retry(), settings.webhook_give_up()
+    dispatch = DispatchConfig(allow_private=settings.allow_private_webhooks())
+    if retry:
+        dispatch = replace(dispatch, retry=tuple(timedelta(seconds=s) for s in retry))
+    if give_up:
+        dispatch = replace(dispatch, give_up=timedelta(seconds=give_up))
     return create_app(
         ServerConfig(
-            database=settings.database_url(), oidc=oidc, rate_per_minute=settings.rate_limit()
+            database=settings.database_url(),
+            oidc=oidc,
+            rate_per_minute=settings.rate_limit(),
+            dispatch=dispatch,
         )
     )

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from registry_pipeline.core.errors import Step, Unauthenticated
 from registry_pipeline.core.identity import Principal
 from registry_pipeline.server._middleware import RateLimit
+from registry_pipeline.server.heads import HeadWatch
 from registry_pipeline.server.oidc import OIDCVerifier, looks_like_jwt
 from registry_pipeline.service import Registry
 from registry_pipeline.service import tokens as token_use_cases
@@ -30,6 +31,13 @@ class ServerState:
     deployments: str | None
     _store: Store | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    heads: HeadWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.heads = HeadWatch(self._head)
+
+    def _head(self) -> int:
+        return Registry(self.store(), actor="events").ledger_head().seq
 
     def store(self) -> Store:
         """The one store of this process."""

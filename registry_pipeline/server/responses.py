@@ -358,3 +358,61 @@ class ReadinessDoc(_Doc):
 def ok(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` entry documenting a route's success answer as ``model``."""
     return {status: {"model": model, "description": "OK" if status == 200 else "Created"}}
+
+
+class FeedEventDoc(_Doc):
+    type: str
+    seq: int
+    recorded_at: str
+    principal: str
+    subject: str
+    data: dict[str, Any]
+    auth_method: str | None
+
+
+class FeedDoc(_Doc):
+    events: list[FeedEventDoc]
+    cursor: int
+    head: int
+
+
+class WebhookDoc(_Doc):
+    id: int
+    url: str
+    events: list[str]
+    entry: str | None
+    workload: str | None
+    status: str
+    delivered_seq: int
+    failures: int
+    failing_since: str | None
+    next_attempt_at: str | None
+    created_at: str
+    created_by: str
+
+
+class WebhookCreatedDoc(WebhookDoc):
+    secret: str
+
+
+class WebhookList(_Doc):
+    webhooks: list[WebhookDoc]
+    next_page_token: str | None
+
+
+class DeliveryDoc(_Doc):
+    id: int
+    webhook: int
+    seq: int
+    webhook_id: str
+    attempt: int
+    redelivery: bool
+    attempted_at: str
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    ok: bool
+
+
+class DeliveryList(_Doc):
+    deliveries: list[DeliveryDoc]

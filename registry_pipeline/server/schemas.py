@@ -152,3 +152,14 @@ class DeployBody(_Body):
     """Rewrite the deployment manifests of the workloads a stack serves (or all)."""
 
     stack: str | None = Field(default=None, pattern=NAME)
+
+
+class WebhookBody(_Body):
+    """Subscribe a receiver to ledger events (of one entry or workload, when given)."""
+
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
+    events: list[Annotated[str, Field(pattern=r"^(\*|[a-z]+\.(\*|[a-z_]+))$")]] = Field(
+        min_length=1, max_length=40
+    )
+    entry: str | None = Field(default=None, pattern=NAME)
+    workload: str | None = Field(default=None, pattern=NAME)

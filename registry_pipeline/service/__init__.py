@@ -22,38 +22,22 @@ from registry_pipeline.service import (
     catalog_sync,
     content,
     deployments,
+    events,
     evidence,
     pipeline,
     promotion,
     queries,
     registration,
 )
+from registry_pipeline.service import results as result
 from registry_pipeline.service import tokens as identity
 from registry_pipeline.service.approvals import Signed, ToSign
 from registry_pipeline.service.content import ContentCheck
 from registry_pipeline.service.context import Context, default_actor, local_principal
-from registry_pipeline.service.results import (
-    ABRecorded,
-    Anchor,
-    CardSet,
-    CardView,
-    CatalogChange,
-    Decided,
-    EntrySummary,
-    EvalRecorded,
-    GateReport,
-    HistoryItem,
-    Initialised,
-    LedgerVerdict,
-    LineageView,
-    Registered,
-    Resolution,
-    ReviewItem,
-    StageChange,
-    VersionView,
-    Withdrawn,
-)
+from registry_pipeline.service.events import Feed
+from registry_pipeline.service.results import Registered
 from registry_pipeline.service.tokens import Tokens, WhoAmI
+from registry_pipeline.service.webhooks import Webhooks
 from registry_pipeline.sources import Progress
 from registry_pipeline.store import Store
 from registry_pipeline.store.engine import DEFAULT_URL
@@ -99,7 +83,7 @@ class Registry:
     @classmethod
     def init(
         cls, url: str = DEFAULT_URL, *, catalog: str | Path | None = None, actor: str | None = None
-    ) -> tuple[Registry, Initialised]:
+    ) -> tuple[Registry, result.Initialised]:
         """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it."""
         loaded = catalog_sync.read_catalog(catalog)  # a malformed catalog creates nothing
         registry = cls(Store.open(url, create=True), actor=actor)
@@ -107,7 +91,7 @@ class Registry:
 
     def record_catalog(
         self, catalog: Catalog, document: Mapping[str, Any], *, source: str
-    ) -> CatalogChange:
+    ) -> result.CatalogChange:
         """Record a new catalog (entries, workloads, policy) in the store, if it changed."""
         return catalog_sync.record_catalog(self._ctx, catalog, document, source=source)
 
@@ -160,7 +144,7 @@ class Registry:
 
     def import_stage(
         self, entry: str, version: int, *, stage: str, origin: Mapping[str, Any]
-    ) -> StageChange | None:
+    ) -> result.StageChange | None:
         """Put an imported version in ``stage`` as its origin registry had it."""
         return promotion.import_stage(self._ctx, entry, version, stage=stage, origin=origin)
 
@@ -170,15 +154,17 @@ class Registry:
 
     def ingest_evals(
         self, ref: str, results: str | Path | Mapping[str, Any], *, suite: str
-    ) -> EvalRecorded:
+    ) -> result.EvalRecorded:
         """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``."""
         return evidence.ingest_evals(self._ctx, ref, results, suite=suite)
 
-    def ingest_ab(self, results: str | Path | Mapping[str, Any]) -> ABRecorded:
+    def ingest_ab(self, results: str | Path | Mapping[str, Any]) -> result.ABRecorded:
         """Record an online A/B test result as evidence on both versions it compared."""
         return evidence.ingest_ab(self._ctx, results)
 
-    def set_card(self, ref: str, fields: Mapping[str, Any] | str | Path | CardDocument) -> CardSet:
+    def set_card(
+        self, ref: str, fields: Mapping[str, Any] | str | Path | CardDocument
+    ) -> result.CardSet:
         """Set the model card of version ``ref`` from a mapping or a file."""
         return evidence.set_card(self._ctx, ref, fields)
 
@@ -193,7 +179,7 @@ class Registry:
         reason: str,
         key: str | Path | None = None,
         signed: Signed | None = None,
-    ) -> Decided:
+    ) -> result.Decided:
         """Approve a pending request (never one's own), signed where the rule needs it with
         ``key`` (an Ed25519 key file) or ``signed`` (a signature of :meth:`to_sign`'s text)."""
         return approvals.decide(
@@ -204,15 +190,15 @@ class Registry:
         """The approval document to sign away from the registry, good for 10 minutes."""
         return approvals.to_sign(self._ctx, request_id, reason=reason)
 
-    def reject(self, request_id: int, *, reason: str) -> Decided:
+    def reject(self, request_id: int, *, reason: str) -> result.Decided:
         """Reject a pending request; a rejected request can never be applied."""
         return approvals.decide(self._ctx, request_id, Decision.REJECT, reason=reason)
 
-    def withdraw(self, request_id: int, *, reason: str) -> Withdrawn:
+    def withdraw(self, request_id: int, *, reason: str) -> result.Withdrawn:
         """Withdraw a pending request (its requester or an admin)."""
         return approvals.withdraw(self._ctx, request_id, reason=reason)
 
-    def gates(self, request_id: int) -> GateReport:
+    def gates(self, request_id: int) -> result.GateReport:
         """Evaluate every gate of a request now, without changing anything."""
         return promotion.gates(self._ctx, request_id)
 
@@ -228,11 +214,11 @@ class Registry:
         """Every request still pending, oldest first."""
         return promotion.pending_requests(self._ctx)
 
-    def apply(self, request_id: int) -> StageChange:
+    def apply(self, request_id: int) -> result.StageChange:
         """Apply a request if every gate passes, re-checked in the same transaction."""
         return promotion.apply(self._ctx, request_id)
 
-    def rollback(self, entry: str, *, stage: str, reason: str) -> StageChange:
+    def rollback(self, entry: str, *, stage: str, reason: str) -> result.StageChange:
         """Return ``stage`` of ``entry`` to the version that held it before."""
         return promotion.rollback(self._ctx, entry, stage=stage, reason=reason)
 
@@ -240,31 +226,31 @@ class Registry:
         """Rewrite the deployment manifests of the workloads ``stack`` serves (or all)."""
         return deployments.write_deployments(self._ctx, stack)
 
-    def show(self, ref: str) -> VersionView:
+    def show(self, ref: str) -> result.VersionView:
         """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
         return queries.show(self._ctx, ref)
 
-    def list_entries(self, *, kind: str | None = None) -> list[EntrySummary]:
+    def list_entries(self, *, kind: str | None = None) -> list[result.EntrySummary]:
         """Every catalog entry with its version count, latest version and stage holders."""
         return queries.list_entries(self._ctx, kind=kind)
 
-    def lineage(self, ref: str) -> LineageView:
+    def lineage(self, ref: str) -> result.LineageView:
         """The full upstream tree of a version and its direct downstream versions."""
         return queries.lineage(self._ctx, ref)
 
-    def card(self, ref: str) -> CardView:
+    def card(self, ref: str) -> result.CardView:
         """A version's card fields and the card rendered as Markdown."""
         return queries.card(self._ctx, ref)
 
-    def resolve(self, workload: str, *, at: str | datetime | None = None) -> Resolution:
+    def resolve(self, workload: str, *, at: str | datetime | None = None) -> result.Resolution:
         """The stack serving ``workload`` in production, now or at instant ``at``."""
         return queries.resolve(self._ctx, workload, at=at)
 
-    def history(self, entry: str, *, stage: str | None = None) -> list[HistoryItem]:
+    def history(self, entry: str, *, stage: str | None = None) -> list[result.HistoryItem]:
         """Every stage assignment of ``entry`` (optionally of one stage), oldest first."""
         return queries.history(self._ctx, entry, stage=stage)
 
-    def review_due(self, *, entry: str | None = None) -> list[ReviewItem]:
+    def review_due(self, *, entry: str | None = None) -> list[result.ReviewItem]:
         """Production versions whose approval or evals have outlived the policy."""
         return queries.review_due(self._ctx, entry=entry)
 
@@ -272,11 +258,11 @@ class Registry:
         """The recorded head of the ledger."""
         return queries.ledger_head(self._ctx)
 
-    def anchor(self) -> Anchor:
+    def anchor(self) -> result.Anchor:
         """The ledger head as an anchor (``SEQ:HASH``) to keep outside the registry."""
         return audit.anchor(self._ctx)
 
-    def verify(self, *, anchor: str | None = None) -> LedgerVerdict:
+    def verify(self, *, anchor: str | None = None) -> result.LedgerVerdict:
         """Recompute the ledger chain against the recorded head and an optional anchor."""
         return audit.verify(self._ctx, anchor=anchor)
 
@@ -289,6 +275,15 @@ class Registry:
     def tokens(self) -> Tokens:
         """Registry tokens: ``create``, ``list``, ``revoke``."""
         return Tokens(self._ctx)
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Webhooks: ``add``, ``list``, ``remove``, ``enable``, ``deliveries``, ``redeliver``."""
+        return Webhooks(self._ctx)
+
+    def events(self, *, after: int = 0, limit: int = 100) -> Feed:
+        """Up to ``limit`` ledger events after seq ``after``, oldest first, and the cursor."""
+        return events.feed(self._ctx, after=after, limit=limit)
 
     def whoami(self) -> WhoAmI:
         """The acting principal, how it was authenticated, and its roles."""

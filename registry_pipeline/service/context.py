@@ -79,6 +79,13 @@ class Context:
             _CATALOGS[latest[1]] = cached
         return cached
 
+    def is_admin(self, conn: Connection) -> bool:
+        """Whether the actor is in ``policy.admins``; in local mode the operator, who holds
+        the database itself, always is."""
+        if not self.principal.authenticated:
+            return True
+        return self.actor in self.catalog(conn).policy.admins
+
     def require(self, catalog: Catalog, operation: Operation, entry: str) -> None:
         """Refuse unless the actor holds a role that ``policy.permissions`` allows.
 

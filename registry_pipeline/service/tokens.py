@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
 from registry_pipeline.core.errors import BadInput, Refused, Step, Unauthenticated
 from registry_pipeline.core.identity import (
     AuthMethod,
@@ -115,12 +113,6 @@ def _info(token: stored.StoredToken) -> TokenInfo:
     )
 
 
-def _is_admin(ctx: Context, conn: Connection) -> bool:
-    if not ctx.principal.authenticated:
-        return True  # the operator holds the database itself
-    return ctx.actor in ctx.catalog(conn).policy.admins
-
-
 def create(
     ctx: Context, *, principal: str | None, name: str, lifetime: timedelta | None
 ) -> TokenCreated:
@@ -134,7 +126,7 @@ def create(
     check_name(name, what="token name")
     secret = new_token()
     with ctx.write(bootstrap=True) as tx:
-        if owner != ctx.actor and not _is_admin(ctx, tx.conn):
+        if owner != ctx.actor and not ctx.is_admin(tx.conn):
             raise Refused(
                 f"{ctx.actor} may not create a token for {owner}: only policy.admins mint "
                 "tokens for others"
@@ -160,7 +152,7 @@ def create(
 def listed(ctx: Context) -> list[TokenInfo]:
     """Every token an admin (or the operator) may see; a principal's own otherwise."""
     with ctx.store.read() as conn:
-        mine = None if _is_admin(ctx, conn) else ctx.actor
+        mine = None if ctx.is_admin(conn) else ctx.actor
         return [_info(t) for t in stored.listed(conn, principal=mine)]
 
 
@@ -173,7 +165,7 @@ def revoke(ctx: Context, token_id: int) -> TokenInfo:
     """
     with ctx.write(bootstrap=True) as tx:
         token = stored.by_id(tx.conn, token_id)
-        if token.principal != ctx.actor and not _is_admin(ctx, tx.conn):
+        if token.principal != ctx.actor and not ctx.is_admin(tx.conn):
             raise Refused(f"{ctx.actor} may not revoke token {token_id}, which is not theirs")
         if token.revoked_at is None:
             stored.revoke(tx.conn, token_id, at=tx.now_text, by=ctx.actor)

@@ -62,6 +62,11 @@ class Tx:
         self._seq = int(head["seq"])
         self._hash = str(head["hash"])
 
+    @property
+    def head_seq(self) -> int:
+        """The seq of the newest event, including those appended in this transaction."""
+        return self._seq
+
     def append(self, action: str, subject: str, payload: Mapping[str, Any]) -> LedgerEvent:
         """Append one ledger event in this transaction and move the head."""
         event = seal(
@@ -189,6 +194,21 @@ class Store:
                 )
                 now = max(datetime.now(UTC), parse_stored(head["recorded_at"]))
                 yield Tx(conn, actor=actor, now=now, head=head, auth=auth)
+
+    @contextmanager
+    def side_write(self) -> Iterator[Connection]:
+        """A write transaction for bookkeeping outside the ledger (webhook progress and
+        delivery logs, leases): it does not take the ledger-head lock on PostgreSQL, so
+        registry writers never wait for it; SQLite still serializes it (``BEGIN IMMEDIATE``)."""
+        with self.translate(), self.engine.connect() as raw:
+            conn = raw.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
 
     def dispose(self) -> None:
         """Close pooled connections."""

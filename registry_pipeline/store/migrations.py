@@ -22,7 +22,14 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-LATER_TABLES = {"schema_migrations", "ab_results", "tokens"}
+LATER_TABLES = {
+    "schema_migrations",
+    "ab_results",
+    "tokens",
+    "webhooks",
+    "webhook_deliveries",
+    "leases",
+}
 
 
 def _create_core_schema(conn: Connection) -> None:
@@ -69,6 +76,15 @@ def _approver_groups(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE approvals ADD COLUMN groups TEXT"))
 
 
+def _webhooks(conn: Connection) -> None:
+    """Webhook subscriptions with their delivery progress, every delivery attempt, and the
+    lease that keeps one dispatcher per database."""
+    for table in (schema.webhooks, schema.webhook_deliveries, schema.leases):
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -79,6 +95,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=3, name="card Markdown and front matter", apply=_card_markdown),
     Migration(version=4, name="authenticated identity and tokens", apply=_identity),
     Migration(version=5, name="approver groups", apply=_approver_groups),
+    Migration(version=6, name="webhooks and their deliveries", apply=_webhooks),
 )
 LATEST = MIGRATIONS[-1].version
 

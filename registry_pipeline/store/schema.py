@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -259,4 +260,52 @@ ledger_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", HASH, nullable=False),
     Column("recorded_at", TIME, nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("entry", NAME),
+    Column("workload", NAME),
+    # The signing secret: a receiver checks an HMAC, so the server must keep the key itself
+    # (deploy/roles.sql keeps it from the analysts' role).
+    Column("secret", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    # Progress: every event up to delivered_seq was delivered (or not selected).
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("failing_since", TIME),
+    Column("next_attempt_at", TIME),
+    Column("changed_at", TIME, nullable=False),
+    Column("changed_by", String(256), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("redelivery", Boolean, nullable=False),
+    Column("attempted_at", TIME, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Float, nullable=False),
+    Column("error", Text),
+    Column("ok", Boolean, nullable=False),
+    ForeignKeyConstraint(["webhook_id"], ["webhooks.id"]),
+)
+Index("ix_webhook_deliveries_webhook", webhook_deliveries.c.webhook_id, webhook_deliveries.c.id)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", TIME, nullable=False),
 )

@@ -1,0 +1,340 @@
+"""The webhook dispatcher: one per database, inside ``registry serve``.
+
+Every server process runs one; only the holder of the dispatcher lease delivers (a session
+advisory lock on PostgreSQL, released by the database when its holder's connection dies; a
+lease row on SQLite, renewed every 2 s and taken over 10 s after its holder stops renewing).
+
+Each webhook's progress (``delivered_seq``) is stored and moves only after its receiver
+answered 2xx, so a killed server resumes where it stopped: duplicates are possible, gaps
+are not. A webhook gets its events one at a time, in ledger order; a failed attempt is
+retried on the backoff schedule, and a webhook failing for 24 h is disabled, with a
+``webhook.disable`` event saying so. Different webhooks are served in parallel, so one
+slow receiver delays only itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+
+from registry_pipeline.core.identity import AuthMethod, Principal
+from registry_pipeline.core.ledger import LedgerEvent
+from registry_pipeline.core.times import format_time, parse_stored
+from registry_pipeline.core.webhooks import (
+    GIVE_UP_AFTER,
+    RETRY_SCHEDULE,
+    Selector,
+    retry_delay,
+    shown_url,
+    webhook_id,
+)
+from registry_pipeline.service.context import Context
+from registry_pipeline.service.webhooks import body
+from registry_pipeline.store import Store, ledger
+from registry_pipeline.store import webhooks as stored
+from registry_pipeline.webhook_sender import Attempt, Sender
+
+log = logging.getLogger("registry_pipeline.webhooks")
+
+LEASE = "webhook-dispatcher"
+ADVISORY_KEY = 7_301_116_829_141_771  # this registry's webhook dispatcher, on PostgreSQL
+REST_AFTER_ERROR = 5.0
+SERVER = Principal(name="registry-server", method=AuthMethod.SERVER)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchConfig:
+    """How the dispatcher retries, gives up, and shares the database."""
+
+    allow_private: bool = False
+    retry: Sequence[timedelta] = RETRY_SCHEDULE
+    give_up: timedelta = GIVE_UP_AFTER
+    poll: float = 0.25
+    """Seconds between looks at the ledger head when idle."""
+    lease_ttl: float = 10.0
+    renew_every: float = 2.0
+    workers: int = 8
+    """Webhooks served at once."""
+    batch: int = 200
+
+
+class _Lease:
+    """The dispatcher lease: held, renewed, and checked before each delivery."""
+
+    def __init__(self, store: Store, holder: str, config: DispatchConfig) -> None:
+        self._store = store
+        self._holder = holder
+        self._config = config
+        self._valid_until = 0.0
+        self._renew_at = 0.0
+        self._lock_conn: Connection | None = None
+
+    def hold(self) -> bool:
+        """Take or renew the lease when due; whether this process holds it."""
+        started = time.monotonic()
+        if started < self._renew_at:
+            return self.valid()
+        self._renew_at = started + self._config.renew_every
+        try:
+            held = self._advisory() if self._store.backend == "postgresql" else self._row()
+        except Exception:  # the database is away: hold nothing until it answers again
+            log.warning("webhook dispatcher lease check failed", exc_info=True)
+            self._drop()
+            held = False
+        self._valid_until = started + self._config.lease_ttl if held else 0.0
+        return held
+
+    def valid(self) -> bool:
+        """Whether the lease is still good for one more delivery."""
+        return time.monotonic() < self._valid_until - self._config.renew_every
+
+    def _advisory(self) -> bool:
+        if self._lock_conn is not None:
+            self._lock_conn.exec_driver_sql("SELECT 1")
+            self._lock_conn.commit()
+            return True
+        conn = self._store.engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        conn.commit()  # the session lock outlives the transaction
+        if got:
+            self._lock_conn = conn
+            return True
+        conn.close()
+        return False
+
+    def _row(self) -> bool:
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self._config.lease_ttl)
+        with self._store.side_write() as conn:
+            return stored.take_lease(
+                conn,
+                LEASE,
+                holder=self._holder,
+                now=format_time(now),
+                until=format_time(until),
+            )
+
+    def _drop(self) -> None:
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.close()
+            except Exception:
+                log.debug("closing the lock connection failed", exc_info=True)
+            self._lock_conn = None
+
+    def release(self) -> None:
+        """Give the lease up (a clean stop), so another server takes over at once."""
+        try:
+            if self._lock_conn is not None:
+                self._lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._lock_conn.commit()
+            elif self._valid_until and self._store.backend != "postgresql":
+                with self._store.side_write() as conn:
+                    stored.release_lease(conn, LEASE, holder=self._holder)
+        except Exception:
+            log.debug("releasing the dispatcher lease failed", exc_info=True)
+        self._drop()
+        self._valid_until = 0.0
+
+
+class Dispatcher:
+    """Delivers ledger events to webhooks while this process holds the lease."""
+
+    def __init__(self, store: Store, config: DispatchConfig | None = None) -> None:
+        self.store = store
+        self.config = config or DispatchConfig()
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._ctx = Context(store=store, principal=SERVER, deployments=Path("."))
+        self._lease = _Lease(store, self.holder, self.config)
+        self._sender = Sender(allow_private=self.config.allow_private)
+        self._pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="webhook")
+        self._busy: set[int] = set()
+        self._resting: dict[int, float] = {}
+        """Webhooks whose last run failed inside the registry, and until when they rest."""
+        self._busy_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen_head = -1
+        self._next_retry: str | None = None
+        self.dispatching = False
+        """Whether this process holds the lease (read by ``/metrics`` and the tests)."""
+
+    def start(self) -> None:
+        """Run in a background thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop delivering and give the lease up."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._lease.release()
+        self._sender.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.dispatching = self._lease.hold()
+                if self.dispatching:
+                    self._schedule()
+            except Exception:
+                log.warning("webhook dispatch pass failed; trying again", exc_info=True)
+            self._stop.wait(self.config.poll if self.dispatching else self.config.renew_every)
+
+    def _schedule(self) -> None:
+        """Start a delivery run for each active webhook with an event due."""
+        now = format_time(datetime.now(UTC))
+        with self.store.read() as conn:
+            head = ledger.head(conn).seq
+            retry_due = self._next_retry is not None and self._next_retry <= now
+            if head == self._seen_head and not retry_due and not self._busy:
+                return
+            hooks = stored.listed(conn, status=stored.ACTIVE)
+        self._seen_head = head
+        waits = [h.next_attempt_at for h in hooks if h.next_attempt_at and h.next_attempt_at > now]
+        self._next_retry = min(waits, default=None)
+        for hook in hooks:
+            if hook.delivered_seq >= head or (hook.next_attempt_at or "") > now:
+                continue
+            with self._busy_lock:
+                if hook.id in self._busy or self._resting.get(hook.id, 0) > time.monotonic():
+                    continue
+                self._busy.add(hook.id)
+            self._pool.submit(self._work, hook.id)
+
+    def _work(self, webhook: int) -> None:
+        try:
+            while self._deliver_batch(webhook):
+                pass
+        except Exception:
+            # Not the receiver's failure (those are logged attempts): the database. Rest a
+            # while rather than send the same event again at once.
+            self._resting[webhook] = time.monotonic() + REST_AFTER_ERROR
+            log.warning(
+                "delivering to webhook %s failed; trying again in %s s",
+                webhook,
+                REST_AFTER_ERROR,
+                exc_info=True,
+            )
+        finally:
+            with self._busy_lock:
+                self._busy.discard(webhook)
+            self._seen_head = -1  # look again: events may have come while this ran
+
+    def _deliver_batch(self, webhook: int) -> bool:
+        """Deliver the next events after ``webhook``'s cursor, in order, up to a failure;
+        whether to go on with another batch."""
+        with self.store.read() as conn:
+            hook = stored.by_id(conn, webhook)
+            if hook.status != stored.ACTIVE:
+                return False
+            secret = stored.secret(conn, webhook)
+            batch = self.config.batch
+            events = list(islice(ledger.events(conn, after=hook.delivered_seq, batch=batch), batch))
+            catalog = self._ctx.catalog(conn)
+        if not events:
+            return False
+        selector = Selector(types=hook.events, entry=hook.entry, workload=hook.workload)
+        failures, passed, finished = hook.failures, None, True
+        for event in events:
+            if self._stop.is_set() or not self._lease.valid():
+                finished = False
+                break
+            if not selector.selects(event, catalog.workloads_of):
+                passed = event.seq
+                continue
+            if passed is not None:
+                self._advance(webhook, passed)
+                passed = None
+            at = format_time(datetime.now(UTC))
+            outcome = self._sender.send(
+                hook.url, secret, message_id=webhook_id(event.seq), body=body(event)
+            )
+            if not outcome.ok:
+                self._failed(hook, event, failures + 1, at, outcome)
+                return False
+            with self.store.side_write() as conn:
+                self._log(conn, webhook, event.seq, failures + 1, at, outcome)
+                stored.advance(conn, webhook, event.seq)
+            failures = 0
+        if passed is not None:
+            self._advance(webhook, passed)
+        return finished and len(events) == self.config.batch
+
+    def _advance(self, webhook: int, seq: int) -> None:
+        with self.store.side_write() as conn:
+            stored.advance(conn, webhook, seq)
+
+    @staticmethod
+    def _log(
+        conn: Connection, webhook: int, seq: int, attempt: int, at: str, outcome: Attempt
+    ) -> None:
+        stored.record_delivery(
+            conn,
+            webhook_id=webhook,
+            seq=seq,
+            attempt=attempt,
+            redelivery=False,
+            attempted_at=at,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            error=outcome.error,
+            ok=outcome.ok,
+        )
+
+    def _failed(
+        self,
+        hook: stored.StoredWebhook,
+        event: LedgerEvent,
+        attempt: int,
+        at: str,
+        outcome: Attempt,
+    ) -> None:
+        """Log a failed attempt, schedule the next, and disable a webhook failing too long."""
+        now = parse_stored(at)
+        since = hook.failing_since or at
+        wait = retry_delay(attempt, self.config.retry)
+        with self.store.side_write() as conn:
+            self._log(conn, hook.id, event.seq, attempt, at, outcome)
+            stored.fail(
+                conn,
+                hook.id,
+                seq=event.seq,
+                failing_since=since,
+                next_attempt_at=format_time(now + wait),
+            )
+        self._next_retry = min(self._next_retry or "~", format_time(now + wait))
+        if now - parse_stored(since) < self.config.give_up:
+            return
+        with self.store.write(SERVER.name, SERVER.auth()) as tx:
+            current = stored.by_id(tx.conn, hook.id)
+            if current.status != stored.ACTIVE:
+                return
+            stored.set_status(tx.conn, hook.id, stored.DISABLED, at=tx.now_text, by=SERVER.name)
+            tx.append(
+                "webhook.disable",
+                f"webhook:{hook.id}",
+                {
+                    "id": hook.id,
+                    "url": shown_url(hook.url),
+                    "failing_since": since,
+                    "seq": event.seq,
+                    "attempts": attempt,
+                    "last_error": outcome.error,
+                },
+            )
+        log.warning("webhook %s disabled after failing since %s", hook.id, since)
