@@ -1,5 +1,7 @@
-"""When the ledger head moves, rebuild what is derived from the store (the ledger asset now,
-the inventory and compliance exports downstream of it)."""
+"""When the ledger moves, rebuild what is derived from the store (the ledger asset now, the
+inventory and compliance exports downstream of it). The sensor reads the event feed after
+its cursor, through the registry server in server mode; a ledger that shrank below the
+cursor (a registry restored from a backup) counts as moved."""
 
 from collections.abc import Sequence
 
@@ -8,6 +10,9 @@ import dagster as dg
 from registry_pipeline.assets import run_requests
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.sensors._runs import any_in_flight
+
+FEED_PAGE = 100
+"""Events read a tick: one is enough to know the ledger moved; the rebuild reads it all."""
 
 
 def build_ledger_sensor(
@@ -28,9 +33,11 @@ def build_ledger_sensor(
     def ledger_changes(
         context: dg.SensorEvaluationContext, registry: RegistryResource
     ) -> dg.SensorResult:
-        head = registry.client().ledger_head().seq
         seen = int(context.cursor or 0)
-        if head == seen:
+        # The event feed: through the server as its service account, or the database.
+        feed = registry.client().events(after=seen, limit=FEED_PAGE)
+        head = feed.head
+        if not feed.events and head >= seen:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"ledger unchanged at event {seen}"))
         if any_in_flight(context.instance, tags={run_requests.DERIVED_TAG: "true"}):
             # A rebuild reads the ledger when it starts; the one in flight will be followed

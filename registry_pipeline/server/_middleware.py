@@ -93,7 +93,7 @@ class RateLimit:
 class Metrics:
     """The server's Prometheus metrics (per worker process)."""
 
-    def __init__(self, store: Callable[[], Store]) -> None:
+    def __init__(self, store: Callable[[], Store], dispatching: Callable[[], bool]) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
@@ -113,6 +113,12 @@ class Metrics:
             "registry_ledger_head_seq", "The ledger head's sequence number.", registry=self.registry
         )
         head.set_function(lambda: float(_head_seq(store())))
+        active = Gauge(
+            "registry_webhook_dispatcher_active",
+            "1 while this process holds the dispatcher lease and delivers webhooks.",
+            registry=self.registry,
+        )
+        active.set_function(lambda: float(dispatching()))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""

@@ -75,7 +75,10 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         responses=PROBLEMS,
     )
     app.state.registry = shared
-    metrics = Metrics(shared.store)
+    metrics = Metrics(
+        shared.store,
+        lambda: bool(getattr(getattr(app.state, "dispatcher", None), "dispatching", False)),
+    )
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[..., Any]) -> Response:

@@ -70,6 +70,28 @@ class DispatchConfig:
     batch: int = 200
 
 
+def holder_gone(holder: str) -> bool:
+    """Whether the process named by a lease holder (``HOST:PID:NONCE``) is known dead: it
+    ran on this host and its pid is gone or a zombie. A holder elsewhere is never known
+    dead; its lease lapses instead."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
 class _Lease:
     """The dispatcher lease: held, renewed, and checked before each delivery."""
 
@@ -124,6 +146,7 @@ class _Lease:
                 holder=self._holder,
                 now=format_time(now),
                 until=format_time(until),
+                gone=holder_gone,
             )
 
     def _drop(self) -> None:

@@ -6,6 +6,7 @@ that lost its lease mid-delivery cannot rewind another one's work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,14 +209,23 @@ def deliveries(conn: Connection, webhook_id: int, *, limit: int) -> list[StoredD
     return [StoredDelivery(**r) for r in rows]
 
 
-def take_lease(conn: Connection, name: str, *, holder: str, now: str, until: str) -> bool:
-    """Hold lease ``name`` until ``until`` if it is free, lapsed or already ``holder``'s."""
+def take_lease(
+    conn: Connection,
+    name: str,
+    *,
+    holder: str,
+    now: str,
+    until: str,
+    gone: Callable[[str], bool],
+) -> bool:
+    """Hold lease ``name`` until ``until`` if it is free, lapsed, already ``holder``'s, or
+    its holder is ``gone`` (known to have died)."""
     t = schema.leases
     row = conn.execute(select(t).where(t.c.name == name)).mappings().first()
     if row is None:
         conn.execute(t.insert().values(name=name, holder=holder, expires_at=until))
         return True
-    if row["holder"] != holder and row["expires_at"] > now:
+    if row["holder"] != holder and row["expires_at"] > now and not gone(row["holder"]):
         return False
     conn.execute(t.update().where(t.c.name == name).values(holder=holder, expires_at=until))
     return True

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,15 +24,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def running_server(
-    database: str, *, workers: int = 1, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """Start ``registry serve`` over ``database``; yield its base URL; stop it."""
+def start_server(
+    database: str,
+    *,
+    workers: int = 1,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``registry serve`` over ``database`` and wait for ``/healthz``; the process
+    (for the caller to stop, or to kill) and its base URL."""
     port = free_port()
     full_env = {**os.environ, **(env or {})}
     for name in ("REGISTRY_ACTOR", "REGISTRY_URL", "REGISTRY_TOKEN"):
         full_env.pop(name, None)
+    output = tempfile.TemporaryFile("w+")  # noqa: SIM115 (open as long as the server runs)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -44,10 +51,11 @@ def running_server(
             str(port),
             "--workers",
             str(workers),
+            *args,
         ],
         cwd=cwd,
         env=full_env,
-        stdout=subprocess.PIPE,
+        stdout=output,  # a file, not a pipe nobody drains: the server never blocks on it
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -56,7 +64,8 @@ def running_server(
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"registry serve exited: {process.stdout.read()}")  # type: ignore[union-attr]
+                output.seek(0)
+                raise RuntimeError(f"registry serve exited: {output.read()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
@@ -65,14 +74,32 @@ def running_server(
             if time.monotonic() > deadline:
                 raise RuntimeError("registry serve did not answer /healthz within 60 s")
             time.sleep(0.2)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, url
+
+
+def stop_server(process: subprocess.Popen[str]) -> None:
+    """Stop a server (SIGTERM, then SIGKILL after 15 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_server(
+    database: str, *, workers: int = 1, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``registry serve`` over ``database``; yield its base URL; stop it."""
+    process, url = start_server(database, workers=workers, cwd=cwd, env=env)
+    try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
 
 
 @dataclass
