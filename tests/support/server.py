@@ -110,6 +110,8 @@ class Estate:
     database: str
     tokens: dict[str, str]
     token_ids: dict[str, int]
+    pid: int = 0
+    """The server process."""
 
     def cli(
         self, *args: str, token: str | None = None, actor: str | None = None, stdin: str = ""
@@ -178,8 +180,11 @@ def served_estate(
     )
     if then_catalog is not None:  # e.g. a policy that closes local mode, loaded last
         Registry.init(database, catalog=then_catalog, actor="carol@example.com")
-    with running_server(database, cwd=root, env=env) as url:
-        yield Estate(url=url, database=database, tokens=tokens, token_ids=ids)
+    process, url = start_server(database, cwd=root, env=env)
+    try:
+        yield Estate(url=url, database=database, tokens=tokens, token_ids=ids, pid=process.pid)
+    finally:
+        stop_server(process)
 
 
 @contextmanager
