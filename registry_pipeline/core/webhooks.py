@@ -190,10 +190,10 @@ def address_problem(address: str) -> str | None:
         ip = ip.ipv4_mapped
     for test, what in (
         (ip.is_loopback, "a loopback"),
-        (ip.is_private, "a private"),
+        (ip.is_unspecified, "an unspecified"),
         (ip.is_link_local, "a link-local"),
         (ip.is_multicast, "a multicast"),
-        (ip.is_unspecified, "an unspecified"),
+        (ip.is_private, "a private"),
         (ip.is_reserved, "a reserved"),
         (not ip.is_global, "a non-public"),
     ):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from conftest import EXAMPLES
 from pydantic import BaseModel
+from support.receivers import receiving, wait_for
 from support.server import Estate, served_estate
 
 from registry_pipeline.catalog import load_catalog
@@ -23,7 +24,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
-    with served_estate(tmp_path_factory.mktemp("answers")) as running:
+    with served_estate(
+        tmp_path_factory.mktemp("answers"), env={"REGISTRY_ALLOW_PRIVATE_WEBHOOKS": "1"}
+    ) as running:
         yield running
 
 
@@ -113,6 +116,22 @@ def test_every_answer_matches_its_documented_model(estate: Estate, tmp_path: Pat
     answer(alice.post("/api/v1/deployments", json={}), r.Written)
     document = alice.get("/api/v1/catalog").json()["document"]
     answer(carol.put("/api/v1/catalog", json={"document": document}), r.CatalogRecorded)
+
+    feed = answer(alice.get("/api/v1/events", params={"after": 0, "limit": 5}), r.FeedDoc)
+    assert [e["seq"] for e in feed["events"]] == [1, 2, 3, 4, 5]
+    waited = alice.get("/api/v1/events", params={"after": feed["head"], "wait": 0.3})
+    assert answer(waited, r.FeedDoc)["events"] == []
+    with receiving() as receiver:
+        hook = {"url": receiver.url, "events": ["webhook.add"], "workload": None}
+        made = answer(carol.post("/api/v1/webhooks", json=hook), r.WebhookCreatedDoc, 201)
+        answer(carol.get("/api/v1/webhooks"), r.WebhookList)
+        answer(carol.get(f"/api/v1/webhooks/{made['id']}/deliveries"), r.DeliveryList)
+        wait_for(lambda: bool(receiver.received), timeout=30, what="its own webhook.add")
+        [sent] = carol.get(f"/api/v1/webhooks/{made['id']}/deliveries").json()["deliveries"]
+        again = carol.post(f"/api/v1/webhook-deliveries/{sent['id']}/redeliver")
+        answer(again, r.DeliveryDoc)
+        answer(carol.post(f"/api/v1/webhooks/{made['id']}/enable"), r.WebhookDoc)
+        answer(carol.delete(f"/api/v1/webhooks/{made['id']}"), r.WebhookDoc)
 
 
 def test_lists_page_with_an_opaque_token_and_the_client_follows_every_page(
