@@ -113,3 +113,42 @@ def test_sensors_and_runs_act_through_the_server_as_the_service_account(
             "principal": "dagster",
             "token_id": _last_auth(estate)["token_id"],
         }
+
+
+def _feed_reads(estate: Estate) -> float:
+    import httpx
+
+    total = 0.0
+    for line in httpx.get(f"{estate.url}/metrics").text.splitlines():
+        if line.startswith("registry_http_requests_total{") and 'route="/events"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_the_ledger_sensor_reads_the_event_feed_through_the_server(
+    served: dict[str, Any],
+) -> None:
+    estate: Estate = served["estate"]
+    with dg.instance_for_test() as instance:
+        before = _feed_reads(estate)
+        context = dg.build_sensor_context(instance=instance, resources=served["resources"])
+        sensor = served["defs"].resolve_sensor_def("ledger_changes")
+        first = sensor(context)
+        head = RemoteRegistry(estate.url, token=estate.tokens["alice"]).ledger_head().seq
+        assert first.cursor == str(head)
+        assert len(first.run_requests) == 1
+        assert _feed_reads(estate) == before + 1
+        again = dg.build_sensor_context(
+            instance=instance, resources=served["resources"], cursor=first.cursor
+        )
+        assert not sensor(again).run_requests
+        alice = RemoteRegistry(estate.url, token=estate.tokens["alice"])
+        alice.request_promotion("support-bot@2", to="staging", reason="try it")
+        moved = sensor(
+            dg.build_sensor_context(
+                instance=instance, resources=served["resources"], cursor=first.cursor
+            )
+        )
+        assert [r.run_key for r in moved.run_requests] == [f"ledger:{head + 1}"]
+        assert moved.cursor == str(head + 1)
+        assert _feed_reads(estate) == before + 3
