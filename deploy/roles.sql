@@ -6,7 +6,7 @@
 -- registry_server: the one writer, used only by `registry serve`. It may read and append,
 -- never drop or alter: migrations run as the owner (`registry db upgrade`).
 -- registry_analyst: read-only, for auditors and analysts querying the tables directly.
--- Neither may read token hashes except the server.
+-- Only the server may read token hashes and webhook signing secrets.
 
 DO $$
 BEGIN
@@ -32,10 +32,16 @@ GRANT USAGE ON SCHEMA public TO registry_server, registry_analyst;
 
 -- The server reads everything and writes rows; the ledger is append-only for it.
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO registry_server;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO registry_server;  -- ids of evals, cards, ...
 REVOKE UPDATE, DELETE, TRUNCATE ON ledger FROM registry_server;
 GRANT UPDATE ON ledger_head TO registry_server;
 GRANT DELETE ON entries TO registry_server;  -- a reviewed catalog may drop an unused entry
+GRANT DELETE ON leases TO registry_server;  -- a dispatcher gives its lease up on a clean stop
 
--- Analysts read every table but the token hashes.
+-- Analysts read every table but the token hashes; of webhooks, all but the secret.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO registry_analyst;
 REVOKE SELECT ON tokens FROM registry_analyst;
+REVOKE SELECT ON webhooks FROM registry_analyst;
+GRANT SELECT (id, url, events, entry, workload, created_at, created_by, status, delivered_seq,
+              failures, failing_since, next_attempt_at, changed_at, changed_by)
+  ON webhooks TO registry_analyst;

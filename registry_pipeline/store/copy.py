@@ -12,7 +12,8 @@ from registry_pipeline.core.ledger import verify_chain
 from registry_pipeline.errors import Conflict, RegistryError
 from registry_pipeline.store import Store, ledger, schema
 
-#: Tables in foreign-key order; schema_migrations is the target's own.
+#: Tables in foreign-key order; schema_migrations is the target's own, and leases belong to
+#: the servers of one database.
 ORDER = (
     schema.catalogs,
     schema.entries,
@@ -26,6 +27,8 @@ ORDER = (
     schema.stage_assignments,
     schema.ab_results,
     schema.tokens,
+    schema.webhooks,
+    schema.webhook_deliveries,
     schema.ledger,
 )
 BATCH = 5000
