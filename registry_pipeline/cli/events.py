@@ -40,7 +40,8 @@ def events(settings: Settings, after: int, limit: int, follow: bool) -> None:
 
     \b
     Example:
-      registry --json events --after 1200 --follow
+      registry events --after 1200 --follow
+      registry --json events --after 1200 | jq -r .type
     """
     registry = settings.registry()
     remote = hasattr(registry, "url")
