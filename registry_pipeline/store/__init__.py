@@ -198,12 +198,24 @@ class Store:
     @contextmanager
     def side_write(self) -> Iterator[Connection]:
         """A write transaction for bookkeeping outside the ledger (webhook progress and
-        delivery logs, leases): it does not take the ledger-head lock on PostgreSQL, so
-        registry writers never wait for it; SQLite still serializes it (``BEGIN IMMEDIATE``)."""
+        delivery logs, leases). It does not take the ledger-head lock on PostgreSQL, so
+        registry writers never wait for it (SQLite still serializes it), and it commits
+        without waiting for the disk (``synchronous_commit = off``; SQLite
+        ``synchronous=NORMAL``): a process crash loses nothing, a power cut may lose the
+        last few such commits, which only makes a webhook send an event again."""
         with self.translate(), self.engine.connect() as raw:
-            conn = raw.execution_options(**{WRITE: True})
-            with conn.begin():
-                yield conn
+            sqlite = self.backend == "sqlite"
+            if sqlite:
+                raw.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            try:
+                conn = raw.execution_options(**{WRITE: True})
+                with conn.begin():
+                    if not sqlite:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield conn
+            finally:
+                if sqlite:
+                    raw.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
 
     @property
     def backend(self) -> str:
