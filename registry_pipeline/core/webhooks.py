@@ -81,7 +81,7 @@ def parse_types(types: Sequence[str]) -> tuple[str, ...]:
     """
     names = tuple(dict.fromkeys(t.strip() for t in types if t.strip()))
     if not names:
-        raise BadInput("name the event types to send, e.g. --events promotion.apply,stage.rollback")
+        raise BadInput("no event types named: name at least one, e.g. promotion.apply")
     families = {t.split(".", 1)[0] for t in EVENT_TYPES}
     for name in names:
         family = name[:-2] if name.endswith(".*") else None

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from registry_pipeline.core.identity import AuthMethod, Principal
 from registry_pipeline.core.ledger import LedgerEvent
@@ -124,11 +124,11 @@ class _Lease:
 
     def _advisory(self) -> bool:
         if self._lock_conn is not None:
-            self._lock_conn.exec_driver_sql("SELECT 1")
+            stored.ping(self._lock_conn)
             self._lock_conn.commit()
             return True
         conn = self._store.engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        got = stored.try_advisory_lock(conn, ADVISORY_KEY)
         conn.commit()  # the session lock outlives the transaction
         if got:
             self._lock_conn = conn
@@ -161,7 +161,7 @@ class _Lease:
         """Give the lease up (a clean stop), so another server takes over at once."""
         try:
             if self._lock_conn is not None:
-                self._lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                stored.advisory_unlock(self._lock_conn, ADVISORY_KEY)
                 self._lock_conn.commit()
             elif self._valid_until and self._store.backend != "postgresql":
                 with self._store.side_write() as conn:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from registry_pipeline import settings
 from registry_pipeline.core.digests import canonical_json
@@ -30,7 +30,7 @@ from registry_pipeline.core.webhooks import (
     webhook_id,
 )
 from registry_pipeline.service.context import Context
-from registry_pipeline.store import ledger, schema
+from registry_pipeline.store import ledger
 from registry_pipeline.store import webhooks as stored
 from registry_pipeline.webhook_sender import Sender, check_receiver
 
@@ -261,7 +261,7 @@ def redeliver(ctx: Context, delivery: int, *, sender: Sender | None = None) -> D
         if own:
             sender.close()
     with ctx.store.side_write() as conn:
-        attempt = _attempts(conn, hook.id, event.seq) + 1
+        attempt = stored.attempts(conn, hook.id, event.seq) + 1
         logged = stored.record_delivery(
             conn,
             webhook_id=hook.id,
@@ -275,12 +275,6 @@ def redeliver(ctx: Context, delivery: int, *, sender: Sender | None = None) -> D
             ok=outcome.ok,
         )
     return delivery_info(logged)
-
-
-def _attempts(conn: Connection, webhook: int, seq: int) -> int:
-    t = schema.webhook_deliveries
-    query = select(func.count()).where(t.c.webhook_id == webhook, t.c.seq == seq)
-    return int(conn.execute(query).scalar_one())
 
 
 class Webhooks:

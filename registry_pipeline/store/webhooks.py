@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, func, select, text
 
 from registry_pipeline.errors import NotFound
 from registry_pipeline.store import dumps, loads, schema
@@ -235,3 +235,26 @@ def release_lease(conn: Connection, name: str, *, holder: str) -> None:
     """Give lease ``name`` up, if ``holder`` has it."""
     t = schema.leases
     conn.execute(t.delete().where(t.c.name == name, t.c.holder == holder))
+
+
+def attempts(conn: Connection, webhook_id: int, seq: int) -> int:
+    """How many attempts at event ``seq`` were logged for ``webhook_id``."""
+    t = schema.webhook_deliveries
+    query = select(func.count()).where(t.c.webhook_id == webhook_id, t.c.seq == seq)
+    return int(conn.execute(query).scalar_one())
+
+
+def try_advisory_lock(conn: Connection, key: int) -> bool:
+    """Take PostgreSQL's session advisory lock ``key`` if free (held until released or
+    until the session ends)."""
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+
+
+def advisory_unlock(conn: Connection, key: int) -> None:
+    """Release the session advisory lock ``key``."""
+    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def ping(conn: Connection) -> None:
+    """Fail if ``conn``'s session is gone."""
+    conn.execute(text("SELECT 1"))
