@@ -47,13 +47,16 @@ def test_an_old_schema_is_upgraded_in_place(db_url: str) -> None:
         "ALTER TABLE cards DROP COLUMN body",
         "ALTER TABLE cards DROP COLUMN front_matter",
         "ALTER TABLE approvals DROP COLUMN groups",
+        "DROP TABLE webhook_deliveries",
+        "DROP TABLE webhooks",
+        "DROP TABLE leases",
         "DELETE FROM schema_migrations WHERE version >= 2",
     )
     with pytest.raises(BadInput, match="this program needs") as info:
         Registry.open(db_url)
     assert info.value.step is Step.UPGRADE_SCHEMA
     applied = Store(make_engine(db_url), db_url).upgrade()
-    assert [m.version for m in applied] == [2, 3, 4, 5]
+    assert [m.version for m in applied] == list(range(2, migrations.LATEST + 1))
     assert Registry.open(db_url).verify().ok
 
 
