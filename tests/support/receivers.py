@@ -80,6 +80,9 @@ def receiving(policy: Policy = always_ok, path: str = "/hooks/registry") -> Iter
         def do_POST(self) -> None:
             length = min(int(self.headers.get("content-length", "0")), 1 << 20)
             body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-request: nothing was delivered
+                self.send_error(400, "truncated body")
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             with receiver.lock:
                 key = headers.get("webhook-id", "")
