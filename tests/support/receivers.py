@@ -80,7 +80,7 @@ def receiving(policy: Policy = always_ok, path: str = "/hooks/registry") -> Iter
         def do_POST(self) -> None:
             length = min(int(self.headers.get("content-length", "0")), 1 << 20)
             body = self.rfile.read(length)
-            if len(body) < length:  # the sender died mid-request: nothing was delivered
+            if not body or len(body) < length:  # the sender died mid-request: nothing arrived
                 self.send_error(400, "truncated body")
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
