@@ -71,7 +71,7 @@ def test_a_server_killed_mid_delivery_ten_times_leaves_no_gap(
     database = f"sqlite:///{tmp_path / 'registry.db'}"
     Registry.init(database, catalog=EXAMPLES, actor="carol@example.com")
     rng = random.Random(14)
-    with receiving(lambda _: (0.02, 200)) as receiver:
+    with receiving(lambda _: (0.08, 200)) as receiver:  # six events outlast the pause
         webhook = _subscribed(database, receiver.url, monkeypatch)
         start = _delivered(database, webhook)
         versions = Versions(database, tmp_path)
