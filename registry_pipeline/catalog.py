@@ -107,6 +107,7 @@ class PolicyModel(_Model):
     permissions: dict[Operation, list[Role]] = Field(default_factory=dict)
     separate_registrant: bool = False
     identity: Literal["local", "authenticated"] = "local"
+    public: list[Name] = Field(default_factory=list, max_length=1000)
     stages: dict[Stage, StageModel] = Field(default_factory=dict)
 
 
@@ -372,7 +373,11 @@ def _policy(
             raise CatalogError(
                 f"{file}: policy.approvers_by_workload: unknown workload {workload!r}"
             )
+    for workload in model.public:
+        if workload not in workloads:
+            raise CatalogError(f"{file}: policy.public: unknown workload {workload!r}")
     return Policy(
+        public=frozenset(model.public),
         approvers=frozenset(model.approvers),
         admins=frozenset(model.admins),
         registrars=frozenset(model.registrars),

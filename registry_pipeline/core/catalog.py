@@ -172,6 +172,8 @@ class Policy:
     stages: Mapping[Stage, StageRule] = field(default_factory=dict)
     by_risk_class: Mapping[Stage, Mapping[str, RuleOverride]] = field(default_factory=dict)
     approver_keys: Mapping[str, str] = field(default_factory=dict)
+    public: frozenset[str] = frozenset()
+    """Workloads whose AI-use notice anyone may see (the web UI's embed)."""
 
     def rule_for(self, stage: Stage, risk_class: str | None) -> StageRule:
         """The rule for promotions to ``stage`` of an entry of ``risk_class``.

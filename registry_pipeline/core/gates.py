@@ -13,7 +13,7 @@ from datetime import datetime
 from registry_pipeline.core.ab_tests import ABResult
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.catalog import Catalog, StageRule
-from registry_pipeline.core.evals import EvalResult, latest_per_suite
+from registry_pipeline.core.evals import EvalResult, Threshold, latest_per_suite
 from registry_pipeline.core.promotion import (
     Approval,
     Decision,
@@ -184,8 +184,7 @@ def _evals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateResu
         return GateResult(
             name=Gate.EVALS, passed=True, detail=f"no evals required for {request.target}"
         )
-    covering = set(catalog.suites_covering(entry.name))
-    required = {s: t for s, t in rule.evals.items() if s in covering}
+    required = required_evals(catalog, rule, entry.name)
     if not required:
         suites = ", ".join(sorted(rule.evals))
         return GateResult(
@@ -223,6 +222,17 @@ def _evals_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateResu
     if problems:
         return GateResult(name=Gate.EVALS, passed=False, detail="; ".join(problems))
     return GateResult(name=Gate.EVALS, passed=True, detail="; ".join(passes))
+
+
+def required_evals(
+    catalog: Catalog, rule: StageRule, entry: str
+) -> Mapping[str, tuple[Threshold, ...]]:
+    """The eval suites, with their thresholds, that ``rule`` needs of ``entry``: the rule's
+    suites that evaluate it (none for a kind that is not evaluated)."""
+    if not rule.evals or not catalog.entry(entry).kind.is_evaluated:
+        return {}
+    covering = set(catalog.suites_covering(entry))
+    return {s: t for s, t in rule.evals.items() if s in covering}
 
 
 def _card_gate(catalog: Catalog, rule: StageRule, facts: GateFacts) -> GateResult:

@@ -1,6 +1,5 @@
-"""The :class:`Registry` facade: every use case, for Python users, the CLI, the server and
-the Dagster layer. Each lives in a module of its group (:mod:`.registration`, ...), runs in
-one transaction that also appends its ledger event, and returns a typed result."""
+"""The :class:`Registry` facade: every use case, each in a module of its group, run in one
+transaction with its ledger event and returning a typed result."""
 
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ from registry_pipeline.service.content import ContentCheck
 from registry_pipeline.service.context import Context, default_actor, local_principal
 from registry_pipeline.service.events import Feed
 from registry_pipeline.service.results import Registered
+from registry_pipeline.service.review import Review
 from registry_pipeline.service.tokens import Tokens, WhoAmI
 from registry_pipeline.service.webhooks import Webhooks
 from registry_pipeline.sources import Progress
@@ -280,6 +280,11 @@ class Registry:
     def webhooks(self) -> Webhooks:
         """Webhooks: ``add``, ``list``, ``remove``, ``enable``, ``deliveries``, ``redeliver``."""
         return Webhooks(self._ctx)
+
+    @property
+    def review(self) -> Review:
+        """What the web UI shows: ``inbox``, ``request``, ``workload``, ``entry``."""
+        return Review(self._ctx)
 
     def events(self, *, after: int = 0, limit: int = 100) -> Feed:
         """Up to ``limit`` ledger events after seq ``after``, oldest first, and the cursor."""

@@ -75,7 +75,7 @@ def to_sign(ctx: Context, request_id: int, *, reason: str) -> ToSign:
     """
     why = check_reason(reason)
     with ctx.store.read() as conn:
-        req = _decidable(ctx, conn, request_id, Decision.APPROVE, lock=False)
+        req = decidable(ctx, conn, request_id, Decision.APPROVE, lock=False)
     return ToSign(
         payload=_payload(req, ctx.actor, Decision.APPROVE, why, format_time(datetime.now(UTC)))
     )
@@ -126,7 +126,7 @@ def decide(
     private = signatures.load_private(Path(key)) if key is not None else None
     with ctx.write() as tx:
         catalog = ctx.catalog(tx.conn)
-        req = _decidable(ctx, tx.conn, request_id, decision, lock=True)
+        req = decidable(ctx, tx.conn, request_id, decision, lock=True)
         at = _signed_time(signed, tx.now) if signed is not None else tx.now_text
         earlier = [a for a in promotions.approvals(tx.conn, request_id) if a.approver == ctx.actor]
         payload = _payload(req, ctx.actor, decision, why, at)
@@ -186,8 +186,8 @@ def _payload(
     )
 
 
-def _decidable(
-    ctx: Context, conn: Connection, request_id: int, decision: Decision, *, lock: bool
+def decidable(
+    ctx: Context, conn: Connection, request_id: int, decision: Decision, *, lock: bool = False
 ) -> PromotionRequest:
     """The request, if ``ctx``'s principal may make ``decision`` on it now: still pending,
     the principal an approver of its entry (and, to approve, not barred by separation of

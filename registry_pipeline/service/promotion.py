@@ -188,6 +188,19 @@ def gates(ctx: Context, request_id: int) -> GateReport:
     )
 
 
+def verdicts(ctx: Context, request_ids: Sequence[int]) -> dict[int, bool]:
+    """Whether every gate of each request passes now, read in one transaction."""
+    now = datetime.now(UTC)
+    with ctx.store.read() as conn:
+        catalog = ctx.catalog(conn)
+        return {
+            rid: not blocking(
+                evaluate_gates(catalog, _facts(conn, catalog, promotions.request(conn, rid), now))
+            )
+            for rid in request_ids
+        }
+
+
 def readiness(ctx: Context, ref: str, *, target: str = "production") -> list[GateResult]:
     """The evidence gates (evals, card, license) of version ``ref`` for ``target``, as a
     promotion to ``target`` would see them now."""

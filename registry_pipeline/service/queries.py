@@ -104,12 +104,12 @@ def show(ctx: Context, ref: str) -> VersionView:
             )
             for e in evals
         ],
-        ab_tests=[_ab_dict(r) for r in ab_tests],
+        ab_tests=[ab_dict(r) for r in ab_tests],
         card=dict(card.fields) if card else None,
     )
 
 
-def _ab_dict(result: ABResult) -> dict[str, Any]:
+def ab_dict(result: ABResult) -> dict[str, Any]:
     """An A/B result as ``show`` lists it: the document as stored (canonical key order),
     then who recorded it and when."""
     return {

@@ -29,6 +29,7 @@ LATER_TABLES = {
     "webhooks",
     "webhook_deliveries",
     "leases",
+    "web_sessions",
 }
 
 
@@ -85,6 +86,13 @@ def _webhooks(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _web_sessions(conn: Connection) -> None:
+    """Web UI sessions (only their secrets' hashes), and the indexes its pages read by."""
+    schema.web_sessions.create(conn, checkfirst=True)
+    for index in (*schema.web_sessions.indexes, *schema.requests.indexes):
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -96,6 +104,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=4, name="authenticated identity and tokens", apply=_identity),
     Migration(version=5, name="approver groups", apply=_approver_groups),
     Migration(version=6, name="webhooks and their deliveries", apply=_webhooks),
+    Migration(version=7, name="web sessions", apply=_web_sessions),
 )
 LATEST = MIGRATIONS[-1].version
 

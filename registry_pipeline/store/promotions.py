@@ -171,3 +171,21 @@ def insert_gate_results(
                 detail=g.detail,
             )
         )
+
+
+def opened_by(conn: Connection, requester: str, *, limit: int = 50) -> list[PromotionRequest]:
+    """The newest ``limit`` requests ``requester`` opened, whatever their status."""
+    t = schema.requests
+    rows = conn.execute(
+        select(t).where(t.c.requester == requester).order_by(t.c.id.desc()).limit(limit)
+    ).mappings()
+    return [_request(r) for r in rows]
+
+
+def of_version(conn: Connection, entry: str, number: int) -> list[PromotionRequest]:
+    """Every request for version ``entry@number``, newest first."""
+    t = schema.requests
+    rows = conn.execute(
+        select(t).where(t.c.entry == entry, t.c.number == number).order_by(t.c.id.desc()).limit(100)
+    ).mappings()
+    return [_request(r) for r in rows]

@@ -309,3 +309,20 @@ leases = Table(
     Column("holder", String(200), nullable=False),
     Column("expires_at", TIME, nullable=False),
 )
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # Only the SHA-256 of the cookie's secret is stored.
+    Column("id_sha256", HASH, primary_key=True),
+    # ``login`` while an identity provider's answer is awaited, then ``session``.
+    Column("kind", String(16), nullable=False),
+    Column("principal", String(256), nullable=False),
+    Column("auth", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("ended_at", TIME),
+)
+Index("ix_web_sessions_expires", web_sessions.c.expires_at)
+Index("ix_requests_requester", requests.c.requester, requests.c.id)
+Index("ix_requests_version", requests.c.entry, requests.c.number)

@@ -183,3 +183,12 @@ def manifest_files(conn: Connection, entry: str, number: int) -> tuple[FileDiges
     ).scalar_one()
     files = loads(text).get("files") or []
     return tuple(FileDigest(path=f["path"], size=f["size"], sha256=f["sha256"]) for f in files)
+
+
+def newest(conn: Connection, entry: str, *, limit: int = 50) -> list[Version]:
+    """The newest ``limit`` versions of ``entry``, newest first."""
+    t = schema.versions
+    rows = conn.execute(
+        select(t).where(t.c.entry == entry).order_by(t.c.number.desc()).limit(limit)
+    ).mappings()
+    return [_version(r) for r in rows]
