@@ -222,6 +222,21 @@ def oidc_principal_claim(*, environ: Mapping[str, str] | None = None) -> str:
     return _env("REGISTRY_OIDC_PRINCIPAL_CLAIM", environ) or "email"
 
 
+def oidc_client_id(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """The web UI's client id at the identity provider (``REGISTRY_OIDC_CLIENT_ID``)."""
+    return _env("REGISTRY_OIDC_CLIENT_ID", environ)
+
+
+def oidc_client_secret(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """That client's secret, for a confidential client (``REGISTRY_OIDC_CLIENT_SECRET``)."""
+    return _env("REGISTRY_OIDC_CLIENT_SECRET", environ)
+
+
+def dagster_url(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """The Dagster web UI that pages link lineage to (``REGISTRY_DAGSTER_URL``)."""
+    return _env("REGISTRY_DAGSTER_URL", environ)
+
+
 def rate_limit(*, environ: Mapping[str, str] | None = None) -> int:
     """Requests a principal may make a minute before 429 (``REGISTRY_RATE_LIMIT``, 600)."""
     text = _env("REGISTRY_RATE_LIMIT", environ) or "600"

@@ -44,6 +44,21 @@ from registry_pipeline.cli._app import Settings, cli, pass_settings
     help="The claim naming the principal.",
 )
 @click.option(
+    "--oidc-client-id",
+    envvar="REGISTRY_OIDC_CLIENT_ID",
+    default=None,
+    metavar="ID",
+    help="The web UI logs people in through the identity provider as this client "
+    "(env REGISTRY_OIDC_CLIENT_ID; its secret, if any, only from REGISTRY_OIDC_CLIENT_SECRET).",
+)
+@click.option(
+    "--dagster-url",
+    envvar="REGISTRY_DAGSTER_URL",
+    default=None,
+    metavar="URL",
+    help="The Dagster web UI the pages link lineage to (env REGISTRY_DAGSTER_URL).",
+)
+@click.option(
     "--allow-private-webhooks",
     is_flag=True,
     envvar="REGISTRY_ALLOW_PRIVATE_WEBHOOKS",
@@ -59,9 +74,12 @@ def serve(
     oidc_issuer: str | None,
     oidc_audience: str | None,
     oidc_principal_claim: str,
+    oidc_client_id: str | None,
+    dagster_url: str | None,
     allow_private_webhooks: bool,
 ) -> None:
-    """Serve the HTTP API (/api/v1) over --database; clients then present tokens.
+    """Serve the HTTP API (/api/v1) and the web UI (/) over --database; clients then
+    present tokens, people log in.
 
     Put a TLS proxy in front of it for anything but localhost. Stateless: several workers,
     or several hosts on one PostgreSQL, may serve one registry; one of them at a time
@@ -86,6 +104,10 @@ def serve(
         os.environ["REGISTRY_OIDC_ISSUER"] = oidc_issuer
         os.environ["REGISTRY_OIDC_AUDIENCE"] = oidc_audience or ""
         os.environ["REGISTRY_OIDC_PRINCIPAL_CLAIM"] = oidc_principal_claim
+        if oidc_client_id:
+            os.environ["REGISTRY_OIDC_CLIENT_ID"] = oidc_client_id
+    if dagster_url:
+        os.environ["REGISTRY_DAGSTER_URL"] = dagster_url
     uvicorn.run(
         "registry_pipeline.server.app:app_from_env",
         factory=True,

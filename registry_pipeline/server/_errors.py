@@ -6,6 +6,7 @@ client can raise the same error again and say the same line a local run would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -105,19 +106,33 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
-def install(app: FastAPI) -> None:
+PageError = Callable[[Request, int, str], Response | None]
+"""How the web UI answers an error on one of its pages (``None``: not a page)."""
+
+
+def install(app: FastAPI, page_error: PageError | None = None) -> None:
     """Answer every error as a problem: registry errors by :data:`STATUSES`, 429 with
     ``Retry-After``, validation errors as 422, anything unexpected as a bare 500 (never a
-    stack trace)."""
+    stack trace). On the web UI's pages ``page_error`` answers instead, as HTML."""
+
+    def as_page(request: Request, status: int, detail: str) -> Response | None:
+        return page_error(request, status, detail) if page_error is not None else None
 
     @app.exception_handler(RegistryError)
-    async def registry_error(_: Request, error: RegistryError) -> Response:
+    async def registry_error(request: Request, error: RegistryError) -> Response:
         status, body = error_problem(error)
+        shown = as_page(request, status, str(body["detail"]))
+        if shown is not None:
+            return shown
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
     @app.exception_handler(Throttled)
-    async def throttled(_: Request, error: Throttled) -> Response:
+    async def throttled(request: Request, error: Throttled) -> Response:
+        shown = as_page(request, 429, "too many requests; wait a minute and reload")
+        if shown is not None:
+            shown.headers["Retry-After"] = str(error.retry_after)
+            return shown
         body = problem(429, "rate limit reached; retry later", code="TooManyRequests")
         return JSONResponse(
             body,
@@ -127,10 +142,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, error: RequestValidationError) -> Response:
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
         first = error.errors()[0] if error.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        shown = as_page(request, 422, detail)
+        if shown is not None:
+            return shown
         return JSONResponse(
             problem(422, detail, code="BadInput"),
             status_code=422,
@@ -138,7 +156,10 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        shown = as_page(request, error.status_code, str(error.detail))
+        if shown is not None:
+            return shown
         return JSONResponse(
             problem(error.status_code, str(error.detail), code="HTTPError"),
             status_code=error.status_code,
@@ -147,7 +168,10 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def internal(_: Request, __: Exception) -> Response:
+    async def internal(request: Request, __: Exception) -> Response:
+        shown = as_page(request, 500, "internal error")
+        if shown is not None:
+            return shown
         return JSONResponse(
             problem(500, "internal error", code="InternalError"),
             status_code=500,

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from registry_pipeline.server import _errors
+from registry_pipeline.server import _errors, web
 from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, methods_of
 from registry_pipeline.server.deps import ServerState
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
@@ -42,6 +42,8 @@ class ServerConfig:
     """The identity provider whose JWTs are accepted besides registry tokens."""
     dispatch: DispatchConfig | None = None
     """Deliver webhooks from this process (while it holds the dispatcher lease)."""
+    dagster_url: str | None = None
+    """The Dagster web UI the pages link lineage to."""
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
@@ -109,9 +111,10 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         head = Registry(shared.store(), actor="healthz").ledger_head()
         return {"ok": True, "ledger_seq": head.seq}
 
-    _errors.install(app)
+    _errors.install(app, web.page_error)
     for routes in (admin, versions, promotion, events):
         app.include_router(routes.router, prefix=API)
+    web.install(app, dagster_url=config.dagster_url)
     app.add_middleware(BodyLimit)
     plain_openapi = app.openapi
 
@@ -134,6 +137,8 @@ def app_from_env() -> FastAPI:
             issuer=issuer,
             audience=audience or "",
             principal_claim=settings.oidc_principal_claim(),
+            client_id=settings.oidc_client_id(),
+            client_secret=settings.oidc_client_secret(),
         )
         if issuer
         else None
@@ -150,5 +155,6 @@ def app_from_env() -> FastAPI:
             oidc=oidc,
             rate_per_minute=settings.rate_limit(),
             dispatch=dispatch,
+            dagster_url=settings.dagster_url(),
         )
     )

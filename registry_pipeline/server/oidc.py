@@ -47,6 +47,9 @@ class OIDCConfig:
     audience: str
     principal_claim: str = "email"
     groups_claim: str = "groups"
+    client_id: str | None = None
+    """The web UI's client at the provider (its login is offered only with one)."""
+    client_secret: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -72,6 +75,7 @@ class OIDCVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._jwks_uri: str | None = None
+        self._discovery: dict[str, Any] = {}
 
     def _discover(self) -> str:
         if self._jwks_uri is None:
@@ -83,7 +87,18 @@ class OIDCVerifier:
             if not isinstance(jwks_uri, str):
                 raise Unauthenticated("the identity provider's discovery has no jwks_uri")
             self._jwks_uri = jwks_uri
+            self._discovery = document
         return self._jwks_uri
+
+    def endpoint(self, name: str) -> str:
+        """An endpoint the discovery document names (``authorization_endpoint``,
+        ``token_endpoint``), for the web UI's login."""
+        with self._lock:
+            self._discover()
+            found = self._discovery.get(name)
+        if not isinstance(found, str) or not found.startswith(("https://", "http://")):
+            raise Unauthenticated(f"the identity provider's discovery has no {name}")
+        return found
 
     def _get(self, url: str) -> dict[str, Any]:
         try:
@@ -99,19 +114,24 @@ class OIDCVerifier:
     def _key(self, kid: str | None) -> jwt.PyJWK:
         with self._lock:
             if (
-                kid not in self._keys
-                and time.monotonic() - self._fetched_at > REFETCH_AFTER_SECONDS
-            ):
+                kid or ""
+            ) not in self._keys and time.monotonic() - self._fetched_at > REFETCH_AFTER_SECONDS:
                 jwks = jwt.PyJWKSet.from_dict(self._get(self._discover()))
                 self._keys = {k.key_id or "": k for k in jwks.keys}
                 self._fetched_at = time.monotonic()
             key = self._keys.get(kid or "")
+            if key is None and kid is None and len(self._keys) == 1:
+                # OIDC Core 10.1: a token need not name its key when the set holds one.
+                key = next(iter(self._keys.values()))
         if key is None:
             raise Unauthenticated("the token's signing key is not one the identity provider lists")
         return key
 
-    def verify(self, token: str) -> Principal:
-        """The principal a valid JWT names.
+    def verify(
+        self, token: str, *, audience: str | None = None, nonce: str | None = None
+    ) -> Principal:
+        """The principal a valid JWT names: a bearer token for the configured audience, or
+        (``audience`` the web UI's client id, ``nonce`` the login's) an ID token.
 
         Raises:
             Unauthenticated: saying which check failed (never echoing the token).
@@ -129,7 +149,7 @@ class OIDCVerifier:
                 token,
                 key=key,
                 algorithms=[algorithm],
-                audience=self.config.audience,
+                audience=audience or self.config.audience,
                 issuer=self.config.issuer,
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
@@ -142,6 +162,8 @@ class OIDCVerifier:
             raise Unauthenticated("token is from another issuer") from None
         except jwt.PyJWTError as e:
             raise Unauthenticated(f"token refused: {type(e).__name__}") from None
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise Unauthenticated("the ID token is not the answer to this login")
         if claims.get("email_verified") is False:
             raise Unauthenticated("the identity provider has not verified this email")
         name = claims.get(self.config.principal_claim)
