@@ -12,9 +12,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,mlflow]'
 	touch $(STAMP)
 
+AXE := tests/e2e/node_modules/axe-core/axe.min.js
+
+# axe-core, pinned by tests/e2e/package-lock.json, for the browser tests' accessibility checks.
+$(AXE): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
 ## Install (pinned), lint, type-check, check the layer contracts and dead code, and run the
 ## whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -26,10 +33,13 @@ DAGSTER_HOME ?= $(CURDIR)/.registry/dagster
 DEMO_ENV := DAGSTER_HOME=$(DAGSTER_HOME) REGISTRY_CATALOG=examples/catalog.yaml \
 	REGISTRY_SENSORS=running REGISTRY_SENSOR_INTERVAL=5 DAGSTER_DISABLE_TELEMETRY=1
 
-## Seed the example estate and start Dagster on localhost:3000 with the sensors running.
+## Seed the example estate and start Dagster on localhost:3000 with the sensors running,
+## and the registry server with its web UI on localhost:8080 (token login: the driver
+## prints a link that logs the demo approver in).
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py prepare
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/registry serve --port 8080 --dagster-url http://127.0.0.1:3000 & \
 	( sleep 5; $(DEMO_ENV) $(BIN)/python examples/demo.py drive ) & \
 	$(DEMO_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 

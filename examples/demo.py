@@ -5,7 +5,8 @@ generate the example artifacts.
 ``python examples/demo.py drive``: drop the training outputs into the landing folder wave by
 wave (the training sensor registers them; the stack sensor assembles the stacks), then add
 evals and cards, request promotions and approve them as different people. The gate sensor
-applies what passes and explains what does not.
+applies what passes and explains what does not. The support bot's production request is
+left for a newcomer to approve in the web UI, through the login link printed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from generate import WAVES, generate
 
-from registry_pipeline.errors import Conflict, NotFound
+from registry_pipeline.errors import Conflict, NotFound, Refused
 from registry_pipeline.landing import landing_root
 from registry_pipeline.service import Registry
 
@@ -30,6 +31,7 @@ DATABASE = os.environ.get("REGISTRY_DATABASE_URL", "sqlite:///.registry/registry
 OUTPUTS = Path(".registry/demo/outputs")
 ADMIN, REQUESTER, APPROVER = "carol@example.com", "alice@example.com", "bob@example.com"
 TIMEOUT_S = 300
+WEB_UI = os.environ.get("REGISTRY_DEMO_UI", "http://127.0.0.1:8080")
 
 
 def say(message: str) -> None:
@@ -83,7 +85,11 @@ def promote(stack: str, version: int, stage: str) -> None:
         say(f"{stack}@{version} -> {stage}: {e}")
         return
     say(f"{REQUESTER} requested {stack}@{version} -> {stage} (request {request.id})")
-    approver.approve(request.id, reason="evals, card and lineage reviewed")
+    try:
+        approver.approve(request.id, reason="evals, card and lineage reviewed")
+    except Refused as e:
+        say(f"request {request.id} stays pending: {e}")
+        return
     say(f"{APPROVER} approved request {request.id}; the gate sensor takes it from here")
 
 
@@ -132,8 +138,18 @@ def drive() -> None:
         "both stacks in staging",
         lambda: all(registry.show(f"{s}@1").to_dict()["stage"] == "staging" for s in stacks),
     )
-    for stack in stacks:
-        promote(stack, 1, "production")
+    promote("credit-scoring", 1, "production")
+    requester = Registry.open(DATABASE, actor=REQUESTER)
+    pending = requester.request_promotion(
+        "support-bot@1", to="production", reason="demo: the support bot's first release"
+    )
+    say(f"{REQUESTER} requested support-bot@1 -> production (request {pending.id})")
+    operator = Registry.open(DATABASE, actor="operator")
+    token = operator.tokens.create(principal=APPROVER, name="demo", expires_in="1d").token
+    say(
+        f"request {pending.id} waits for an approver: log in as {APPROVER} with "
+        f"{WEB_UI}/login#token={token} and approve it; the gate sensor then applies it"
+    )
     wait_for(
         "support-bot in production",
         lambda: registry.show("support-bot@1").to_dict()["stage"] == "production",
@@ -147,7 +163,7 @@ def drive() -> None:
         "credit-scoring stays in staging: high risk needs two signed approvals; see the "
         "promotion_gates sensor's skip reason in the UI"
     )
-    say("done; open http://localhost:3000 and try the commands in README.md")
+    say(f"done; open {WEB_UI} and http://localhost:3000, and try the commands in README.md")
 
 
 if __name__ == "__main__":
