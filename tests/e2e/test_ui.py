@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import unavailable
+from support.browser import chromium
 from test_dagster_dev import (
     DAGSTER,
     INSTANCE_YAML,
@@ -63,7 +64,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CATALOG = EXAMPLES / "catalog.yaml"
 DOCS = ROOT / "docs"
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -244,11 +244,6 @@ def dagster_ui(
 # -- the browser -----------------------------------------------------------------------------
 
 
-def missing(what: str) -> None:
-    """Skip without a browser, saying how to get one; on CI, fail instead."""
-    unavailable(what)
-
-
 # Scroll height of the tallest scrolling container: Dagster's pages scroll inside the app
 # frame, so a "full page" screenshot first grows the viewport to show all of it.
 CONTENT_HEIGHT_JS = """() => {
@@ -313,20 +308,8 @@ class Screens:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """A headless Debian Chromium driven by Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("Playwright is not installed: .venv/bin/pip install playwright")
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} not found: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(CHROMIUM_ARGS) as found:
+        yield found
 
 
 @pytest.fixture

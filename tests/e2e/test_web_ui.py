@@ -211,6 +211,9 @@ def test_an_approver_decides_in_the_browser_as_themselves(estate: Estate, browse
     assert "bob@example.com" in newest.inner_text()
     assert axe_violations(bob) == []
     _shot(bob, "workload")
+    bob.goto(f"{estate.url}/embed/v1/workloads/customer-support/card")
+    assert "is an AI system" in bob.locator("h1").first.inner_text()
+    assert axe_violations(bob) == []
 
     (approved,) = raw_rows(
         estate.database,
@@ -352,3 +355,16 @@ def test_the_notice_embeds_in_another_origin_without_cookies(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_login_answer_not_started_here_is_refused(estate: Estate) -> None:
+    forged = httpx.get(f"{estate.url}/login/callback?state=forged&code=abc")
+    assert forged.status_code == 401
+    assert "text/html" in forged.headers["content-type"]
+    assert "registry_session" not in forged.cookies
+    # With an identity provider configured, a pasted token is no way in.
+    pasted = httpx.post(
+        f"{estate.url}/login/token", data={"token": estate.tokens["bob"], "pre": "x"}
+    )
+    assert pasted.status_code == 403
+    assert "registry_session" not in pasted.cookies

@@ -112,3 +112,35 @@ def test_pages_answer_errors_as_pages_and_escape_card_html(estate: Estate, tmp_p
     assert 'href="javascript:' not in shown
     api = httpx.get(f"{estate.url}/api/v1/requests/999999")
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_rollback_from_the_workload_page_for_those_allowed(estate: Estate) -> None:
+    from conftest import promote_through
+
+    promote_through(estate.database, "support-bot@2", "staging", "production")
+    dave: httpx.Client = _login(estate, estate.tokens["dave"]).extensions["client"]
+    page = dave.get("/workloads/customer-support")
+    assert page.status_code == 200
+    assert "Roll back" not in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    refused = dave.post(
+        "/workloads/customer-support/rollback", data={"reason": "drill", "csrf": csrf.group(1)}
+    )
+    assert refused.status_code == 403
+    bob: httpx.Client = _login(estate, estate.tokens["bob"]).extensions["client"]
+    page = bob.get("/workloads/customer-support")
+    assert "Roll back" in page.text
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    done = bob.post(
+        "/workloads/customer-support/rollback",
+        data={"reason": "latency drill", "csrf": token.group(1)},
+    )
+    assert done.status_code == 303
+    after = bob.get("/workloads/customer-support").text
+    assert "latency drill" in after
+    now = Registry.open(estate.database).resolve("customer-support")
+    assert now.stack.version == 1
+    rolled = raw_rows(estate.database, "SELECT actor FROM ledger WHERE action = 'stage.rollback'")
+    assert rolled == [("bob@example.com",)]

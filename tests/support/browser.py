@@ -16,8 +16,9 @@ SERIOUS = ("serious", "critical")
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium (skip without one, saying how to get it; fail on CI)."""
+def chromium(args: list[str] | None = None) -> Iterator[Any]:
+    """A headless Chromium started with ``args`` (skip without one, saying how to get it;
+    fail on CI)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -26,7 +27,7 @@ def chromium() -> Iterator[Any]:
         unavailable(f"{CHROMIUM} not found: apt-get install -y chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=args or CHROMIUM_ARGS
         )
         try:
             yield browser
