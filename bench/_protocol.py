@@ -114,3 +114,18 @@ def wait_for(path: Path, *, timeout_s: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"no start signal at {path}")
         time.sleep(0.0005)
+
+
+def seed_tree(conn: Any) -> int:
+    """Rebuild the ledger's Merkle tree on a ``sqlite3`` connection after events were bulk
+    inserted with SQL (as the registry would have kept it); returns its size."""
+    from registry_pipeline.core import merkle
+
+    hashes = (bytes.fromhex(h) for (h,) in conn.execute("SELECT hash FROM ledger ORDER BY seq"))
+    nodes = merkle.build(merkle.leaf_hash(h) for h in hashes)
+    conn.execute("DELETE FROM merkle_nodes")
+    conn.executemany(
+        "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
+        ((level, index, value.hex()) for (level, index), value in nodes.items()),
+    )
+    return sum(1 for level, _ in nodes if level == 0)

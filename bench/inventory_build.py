@@ -18,12 +18,17 @@ import platform
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _protocol import seed_tree
 
 from registry_pipeline.core.ledger import LedgerEvent, seal
 from registry_pipeline.exports import inventory
@@ -161,6 +166,7 @@ def seed(path: Path, versions: int, events: int) -> None:
             "UPDATE ledger_head SET seq = ?, hash = ?, recorded_at = ?",
             (start_seq + events, prev, last_time),
         )
+        seed_tree(conn)
     conn.close()
 
 

@@ -43,7 +43,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _protocol import serve, timed, wait_for
+from _protocol import seed_tree, serve, timed, wait_for
 
 from registry_pipeline.core.ledger import LedgerEvent, seal
 from registry_pipeline.core.times import format_time
@@ -271,6 +271,7 @@ def seed(db: Path, per_entry: int) -> dict[str, Any]:
         [(*r[:9], f'["{APPROVER}"]' if r[8] == "promotion" else "[]", r[9]) for r in s.stages],
     )
     conn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?)", s.ledger)
+    seed_tree(conn)
     conn.execute(
         "UPDATE ledger_head SET seq = ?, hash = ?, recorded_at = ?", (s.seq, s.prev, s.last_time)
     )

@@ -34,14 +34,18 @@ GRANT USAGE ON SCHEMA public TO registry_server, registry_analyst;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO registry_server;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO registry_server;  -- ids of evals, cards, ...
 REVOKE UPDATE, DELETE, TRUNCATE ON ledger FROM registry_server;
+REVOKE UPDATE, DELETE, TRUNCATE ON merkle_nodes FROM registry_server;  -- append-only too
 GRANT UPDATE ON ledger_head TO registry_server;
 GRANT DELETE ON entries TO registry_server;  -- a reviewed catalog may drop an unused entry
 GRANT DELETE ON leases TO registry_server;  -- a dispatcher gives its lease up on a clean stop
+GRANT DELETE ON web_sessions TO registry_server;  -- expired web sessions are forgotten
 
--- Analysts read every table but the token hashes; of webhooks, all but the secret.
+-- Analysts read every table but the token hashes and web sessions; of webhooks, all but
+-- the secret.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO registry_analyst;
 REVOKE SELECT ON tokens FROM registry_analyst;
 REVOKE SELECT ON webhooks FROM registry_analyst;
+REVOKE SELECT ON web_sessions FROM registry_analyst;  -- who logged in when is not theirs
 GRANT SELECT (id, url, events, entry, workload, created_at, created_by, status, delivered_seq,
               failures, failing_since, next_attempt_at, changed_at, changed_by)
   ON webhooks TO registry_analyst;

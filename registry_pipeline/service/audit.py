@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from registry_pipeline.core import merkle
 from registry_pipeline.core.ledger import LedgerEvent, parse_anchor, verify_chain
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import Anchor, AnchorCheck, LedgerVerdict
 from registry_pipeline.store import ledger
+from registry_pipeline.store import merkle as stored_tree
 
 
 def anchor(ctx: Context) -> Anchor:
@@ -29,6 +31,7 @@ def verify(ctx: Context, *, anchor: str | None = None) -> LedgerVerdict:
     """
     wanted_seq, wanted_hash = parse_anchor(anchor) if anchor else (None, None)
     found_at: int | None = None
+    tree = merkle.Streamed()
     with ctx.store.read() as conn:
 
         def watch() -> Iterator[LedgerEvent]:
@@ -36,10 +39,16 @@ def verify(ctx: Context, *, anchor: str | None = None) -> LedgerVerdict:
             for event in ledger.events(conn):
                 if event.hash == wanted_hash and found_at is None:
                     found_at = event.seq
+                tree.add(merkle.leaf_hash(bytes.fromhex(event.hash)))
                 yield event
 
         result = verify_chain(watch())
         recorded = ledger.head(conn)
+        stored_size = stored_tree.size(conn)
+        try:
+            stored_root = stored_tree.compute(conn, lambda n: merkle.root(n, stored_size))
+        except LookupError:
+            stored_root = b""
     ok, broken_at, problem = result.ok, result.broken_at, result.problem
     if ok and (recorded.seq != result.events or recorded.hash != result.head):
         ok = False
@@ -48,6 +57,14 @@ def verify(ctx: Context, *, anchor: str | None = None) -> LedgerVerdict:
             f"the recorded head is event {recorded.seq} ({recorded.hash[:12]}), "
             f"but the chain ends at event {result.events} ({result.head[:12]}): "
             "events were removed from the end or the head was rewritten"
+        )
+    if ok and (stored_size != tree.size or stored_root != tree.root()):
+        ok = False
+        broken_at = min(stored_size, tree.size) + 1 if stored_size != tree.size else None
+        problem = (
+            f"the Merkle tree ({stored_size} leaves, root {stored_root.hex()[:12]}) does not "
+            f"match the chain ({tree.size} events, root {tree.root().hex()[:12]}): the "
+            "tree or the events were rewritten"
         )
     check = None
     if wanted_hash is not None:

@@ -28,7 +28,7 @@ from registry_pipeline.errors import (
     Step,
     StoreUnavailable,
 )
-from registry_pipeline.store import migrations, schema
+from registry_pipeline.store import merkle, migrations, schema
 from registry_pipeline.store.engine import WRITE, make_engine
 
 
@@ -94,6 +94,7 @@ class Tx:
                 auth=dumps(event.auth) if event.auth is not None else None,
             )
         )
+        merkle.append(self.conn, event.seq, event.hash)
         self.conn.execute(
             schema.ledger_head.update()
             .where(schema.ledger_head.c.id == 1)

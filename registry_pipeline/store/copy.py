@@ -12,8 +12,8 @@ from registry_pipeline.core.ledger import verify_chain
 from registry_pipeline.errors import Conflict, RegistryError
 from registry_pipeline.store import Store, ledger, schema
 
-#: Tables in foreign-key order; schema_migrations is the target's own, and leases belong to
-#: the servers of one database.
+#: Tables in foreign-key order; schema_migrations is the target's own, and leases and web
+#: sessions belong to the servers of one database.
 ORDER = (
     schema.catalogs,
     schema.entries,
@@ -30,6 +30,7 @@ ORDER = (
     schema.webhooks,
     schema.webhook_deliveries,
     schema.ledger,
+    schema.merkle_nodes,
 )
 BATCH = 5000
 

@@ -30,6 +30,7 @@ LATER_TABLES = {
     "webhook_deliveries",
     "leases",
     "web_sessions",
+    "merkle_nodes",
 }
 
 
@@ -93,6 +94,16 @@ def _web_sessions(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _merkle_tree(conn: Connection) -> None:
+    """The ledger's Merkle tree, built over every event recorded so far."""
+    from registry_pipeline.store import merkle
+
+    schema.merkle_nodes.create(conn, checkfirst=True)
+    t = schema.ledger
+    hashes = conn.execute(select(t.c.hash).order_by(t.c.seq)).scalars()
+    merkle.rebuild(conn, hashes)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -105,6 +116,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=5, name="approver groups", apply=_approver_groups),
     Migration(version=6, name="webhooks and their deliveries", apply=_webhooks),
     Migration(version=7, name="web sessions", apply=_web_sessions),
+    Migration(version=8, name="the ledger's Merkle tree", apply=_merkle_tree),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -326,3 +326,13 @@ web_sessions = Table(
 Index("ix_web_sessions_expires", web_sessions.c.expires_at)
 Index("ix_requests_requester", requests.c.requester, requests.c.id)
 Index("ix_requests_version", requests.c.entry, requests.c.number)
+
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    # The ledger's Merkle tree (RFC 9162) as its complete subtrees: node (level, idx) covers
+    # events seq idx * 2**level + 1 .. (idx + 1) * 2**level; level 0 holds the leaf hashes.
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", HASH, nullable=False),
+)

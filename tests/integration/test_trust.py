@@ -688,7 +688,8 @@ def build_history(url: str, tmp_path: Path) -> int:
 
 def reseal_from(url: str, seq: int, *, actor: str) -> str:
     """Rewrite the actor of event ``seq`` and recompute every hash from there on, as a
-    forger with database access would; move the recorded head too. Returns the new head."""
+    forger with database access would; move the recorded head and rebuild the Merkle tree
+    too (only a checkpoint kept outside catches that). Returns the new head."""
     rows = raw_rows(url, f"{LEDGER_ROWS} ORDER BY seq")
     prev = None
     for row in rows:
@@ -728,7 +729,22 @@ def reseal_from(url: str, seq: int, *, actor: str) -> str:
         prev = forged.hash
     raw_sql(url, "UPDATE ledger_head SET hash = :hash WHERE id = 1", hash=prev)
     assert prev is not None
+    rebuild_tree(url)
     return prev
+
+
+def rebuild_tree(url: str) -> None:
+    """Rebuild the ledger's Merkle tree over the events as they now stand."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from registry_pipeline.store import merkle
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        hashes = conn.execute(text("SELECT hash FROM ledger ORDER BY seq")).scalars()
+        merkle.rebuild(conn, list(hashes))
+    engine.dispose()
 
 
 class TestLedgerTamperingIsDetected:

@@ -1,0 +1,86 @@
+"""The ledger's Merkle tree in the store: its complete subtrees, written as events are
+appended (in the same transaction) and read a batch at a time for roots and proofs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+from sqlalchemy import Connection, func, select, tuple_
+
+from registry_pipeline.core import merkle
+from registry_pipeline.store import schema
+
+T = TypeVar("T")
+_BATCH = 5000
+
+
+def append(conn: Connection, seq: int, event_hash: str) -> None:
+    """Add the leaf of event ``seq`` and every node it completes."""
+    index = seq - 1
+    leaf = merkle.leaf_hash(bytes.fromhex(event_hash))
+    above = merkle.completed(index)
+    rows = [{"level": 0, "idx": index, "hash": leaf.hex()}]
+    if above:
+        t = schema.merkle_nodes
+        lefts = {(level - 1, 2 * at) for level, at in above}
+        found = {
+            (r.level, r.idx): bytes.fromhex(r.hash)
+            for r in conn.execute(
+                select(t.c.level, t.c.idx, t.c.hash).where(
+                    tuple_(t.c.level, t.c.idx).in_(sorted(lefts))
+                )
+            )
+        }
+        right = leaf
+        for level, at in above:
+            right = merkle.node_hash(found[(level - 1, 2 * at)], right)
+            rows.append({"level": level, "idx": at, "hash": right.hex()})
+    conn.execute(schema.merkle_nodes.insert(), rows)
+
+
+def compute(conn: Connection, work: Callable[[merkle.Node], T]) -> T:
+    """Run ``work`` over the stored tree, its nodes fetched in one query."""
+    keys = sorted(merkle.needed(work))
+    t = schema.merkle_nodes
+    nodes: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for r in conn.execute(
+            select(t.c.level, t.c.idx, t.c.hash).where(tuple_(t.c.level, t.c.idx).in_(chunk))
+        ):
+            nodes[(r.level, r.idx)] = bytes.fromhex(r.hash)
+    missing = [k for k in keys if k not in nodes]
+    if missing:
+        raise LookupError(f"the ledger's Merkle tree lacks node {missing[0]}")
+    return work(lambda level, index: nodes[(level, index)])
+
+
+def size(conn: Connection) -> int:
+    """How many leaves the stored tree has."""
+    t = schema.merkle_nodes
+    last = conn.execute(select(func.max(t.c.idx)).where(t.c.level == 0)).scalar_one()
+    return 0 if last is None else int(last) + 1
+
+
+def rebuild(conn: Connection, hashes: Iterable[str]) -> int:
+    """Replace the tree with one over ``hashes`` (event hashes in seq order); its size."""
+    conn.execute(schema.merkle_nodes.delete())
+    nodes = merkle.build(merkle.leaf_hash(bytes.fromhex(h)) for h in hashes)
+    for batch in _chunks(nodes.items()):
+        conn.execute(
+            schema.merkle_nodes.insert(),
+            [{"level": lv, "idx": ix, "hash": h.hex()} for (lv, ix), h in batch],
+        )
+    return sum(1 for level, _ in nodes if level == 0)
+
+
+def _chunks(items: Iterable[T]) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
