@@ -12,6 +12,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from registry_pipeline.core.checkpoints import (
+    Checkpoint,
+    parse_checkpoint,
+    parse_verifier_key,
+    signature_line,
+    split_note,
+    verifier_key,
+)
 from registry_pipeline.core.digests import canonical_json
 from registry_pipeline.errors import BadInput, Step
 
@@ -83,3 +91,49 @@ def verify(public_key: str, payload: Mapping[str, Any], signature: str) -> bool:
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
+
+
+def sign_checkpoint(key: Ed25519PrivateKey, checkpoint: Checkpoint) -> str:
+    """``checkpoint`` as a signed note, signed by ``key`` under the checkpoint's origin."""
+    text = checkpoint.text()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    signature = key.sign(text.encode("utf-8"))
+    return text + "\n" + signature_line(checkpoint.origin, public, signature)
+
+
+def verifier_key_of(key: Ed25519PrivateKey, name: str) -> str:
+    """The verifier key text of ``key`` under ``name``."""
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return verifier_key(name, public)
+
+
+def open_checkpoint(note: str, key: str) -> Checkpoint:
+    """The checkpoint of a signed note whose signature by verifier key ``key`` is valid.
+
+    Raises:
+        BadInput: the note or the key is malformed.
+        Conflict: the note carries no valid signature by that key.
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from registry_pipeline.errors import Conflict
+
+    name, ident, public = parse_verifier_key(key)
+    text, found = split_note(note)
+    ours = [s for s in found if s.name == name and s.key_id == ident]
+    if not ours:
+        raise Conflict(f"the checkpoint is not signed by the pinned key {name}+{ident.hex()}")
+    verifier = Ed25519PublicKey.from_public_bytes(public)
+    for signature in ours:
+        try:
+            verifier.verify(signature.signature, text.encode("utf-8"))
+        except InvalidSignature:
+            raise Conflict(
+                f"the checkpoint's signature by {name}+{ident.hex()} does not verify"
+            ) from None
+    return parse_checkpoint(text)
