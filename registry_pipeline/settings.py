@@ -237,6 +237,16 @@ def dagster_url(*, environ: Mapping[str, str] | None = None) -> str | None:
     return _env("REGISTRY_DAGSTER_URL", environ)
 
 
+def checkpoint_key_file(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """The Ed25519 key file that signs checkpoints (``REGISTRY_CHECKPOINT_KEY_FILE``)."""
+    return _env("REGISTRY_CHECKPOINT_KEY_FILE", environ)
+
+
+def checkpoint_origin(*, environ: Mapping[str, str] | None = None) -> str:
+    """The checkpoints' origin (``REGISTRY_CHECKPOINT_ORIGIN``, ``registry-pipeline``)."""
+    return _env("REGISTRY_CHECKPOINT_ORIGIN", environ) or "registry-pipeline"
+
+
 def rate_limit(*, environ: Mapping[str, str] | None = None) -> int:
     """Requests a principal may make a minute before 429 (``REGISTRY_RATE_LIMIT``, 600)."""
     text = _env("REGISTRY_RATE_LIMIT", environ) or "600"

@@ -59,6 +59,23 @@ from registry_pipeline.cli._app import Settings, cli, pass_settings
     help="The Dagster web UI the pages link lineage to (env REGISTRY_DAGSTER_URL).",
 )
 @click.option(
+    "--checkpoint-key",
+    envvar="REGISTRY_CHECKPOINT_KEY_FILE",
+    default=None,
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Sign the ledger's checkpoints with this Ed25519 key (`registry keys generate`; "
+    "env REGISTRY_CHECKPOINT_KEY_FILE).",
+)
+@click.option(
+    "--checkpoint-origin",
+    envvar="REGISTRY_CHECKPOINT_ORIGIN",
+    default="registry-pipeline",
+    show_default=True,
+    metavar="NAME",
+    help="The checkpoints' origin and key name: one per registry, e.g. its host name.",
+)
+@click.option(
     "--allow-private-webhooks",
     is_flag=True,
     envvar="REGISTRY_ALLOW_PRIVATE_WEBHOOKS",
@@ -76,6 +93,8 @@ def serve(
     oidc_principal_claim: str,
     oidc_client_id: str | None,
     dagster_url: str | None,
+    checkpoint_key: str | None,
+    checkpoint_origin: str,
     allow_private_webhooks: bool,
 ) -> None:
     """Serve the HTTP API (/api/v1) and the web UI (/) over --database; clients then
@@ -108,6 +127,12 @@ def serve(
             os.environ["REGISTRY_OIDC_CLIENT_ID"] = oidc_client_id
     if dagster_url:
         os.environ["REGISTRY_DAGSTER_URL"] = dagster_url
+    if checkpoint_key:
+        from registry_pipeline.server.app import CheckpointSigner
+
+        CheckpointSigner.load(checkpoint_key, checkpoint_origin)  # refuse a bad one now
+        os.environ["REGISTRY_CHECKPOINT_KEY_FILE"] = os.path.abspath(checkpoint_key)
+    os.environ["REGISTRY_CHECKPOINT_ORIGIN"] = checkpoint_origin
     uvicorn.run(
         "registry_pipeline.server.app:app_from_env",
         factory=True,

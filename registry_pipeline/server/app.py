@@ -21,7 +21,7 @@ from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, 
 from registry_pipeline.server.deps import ServerState
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
 from registry_pipeline.server.responses import Health, ok
-from registry_pipeline.server.routes import admin, events, promotion, versions
+from registry_pipeline.server.routes import admin, events, ledger, promotion, versions
 from registry_pipeline.server.schemas import PROBLEMS, problem_media_type
 from registry_pipeline.service import Registry
 from registry_pipeline.service.dispatch import DispatchConfig, Dispatcher
@@ -44,6 +44,33 @@ class ServerConfig:
     """Deliver webhooks from this process (while it holds the dispatcher lease)."""
     dagster_url: str | None = None
     """The Dagster web UI the pages link lineage to."""
+    checkpoint_key: str | None = None
+    """The Ed25519 key file (PEM) that signs the ledger's checkpoints."""
+    checkpoint_origin: str = "registry-pipeline"
+    """The checkpoints' origin line and key name: one per registry, stable."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSigner:
+    """The key that signs checkpoints, under the registry's origin."""
+
+    origin: str
+    key: Any
+    verifier_key: str
+
+    @classmethod
+    def load(cls, path: str, origin: str) -> "CheckpointSigner":
+        """Read the key; refuse an origin that cannot be a key name."""
+        from pathlib import Path
+
+        from registry_pipeline import signatures
+        from registry_pipeline.core.checkpoints import valid_name
+        from registry_pipeline.core.errors import BadInput
+
+        if not valid_name(origin) or len(origin) > 200:
+            raise BadInput(f"checkpoint origin {origin[:40]!r} must be non-empty, no spaces or +")
+        key = signatures.load_private(Path(path))
+        return cls(origin=origin, key=key, verifier_key=signatures.verifier_key_of(key, origin))
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
@@ -77,6 +104,11 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         responses=PROBLEMS,
     )
     app.state.registry = shared
+    app.state.checkpoints = (
+        CheckpointSigner.load(config.checkpoint_key, config.checkpoint_origin)
+        if config.checkpoint_key
+        else None
+    )
     metrics = Metrics(
         shared.store,
         lambda: bool(getattr(getattr(app.state, "dispatcher", None), "dispatching", False)),
@@ -112,7 +144,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         return {"ok": True, "ledger_seq": head.seq}
 
     _errors.install(app, web.page_error)
-    for routes in (admin, versions, promotion, events):
+    for routes in (admin, versions, promotion, events, ledger):
         app.include_router(routes.router, prefix=API)
     web.install(app, dagster_url=config.dagster_url)
     app.add_middleware(BodyLimit)
@@ -156,5 +188,7 @@ def app_from_env() -> FastAPI:
             rate_per_minute=settings.rate_limit(),
             dispatch=dispatch,
             dagster_url=settings.dagster_url(),
+            checkpoint_key=settings.checkpoint_key_file(),
+            checkpoint_origin=settings.checkpoint_origin(),
         )
     )

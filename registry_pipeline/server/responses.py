@@ -416,3 +416,29 @@ class DeliveryDoc(_Doc):
 
 class DeliveryList(_Doc):
     deliveries: list[DeliveryDoc]
+
+
+class InclusionDoc(_Doc):
+    seq: int
+    leaf_index: int
+    tree_size: int
+    event_hash: str
+    event: dict[str, Any]
+    hashes: list[str]
+
+
+class ConsistencyDoc(_Doc):
+    first: int
+    second: int
+    hashes: list[str]
+
+
+class CheckpointKeyDoc(_Doc):
+    origin: str
+    key: str
+    """The verifier key (``name+keyid+base64``) to pin."""
+
+
+class InfoDoc(_Doc):
+    version: str
+    checkpoint: CheckpointKeyDoc | None

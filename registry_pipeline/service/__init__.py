@@ -1,5 +1,4 @@
-"""The :class:`Registry` facade: every use case, each in a module of its group, run in one
-transaction with its ledger event and returning a typed result."""
+"""The :class:`Registry` facade: every use case, one transaction and ledger event each."""
 
 from __future__ import annotations
 
@@ -37,6 +36,7 @@ from registry_pipeline.service.events import Feed
 from registry_pipeline.service.results import Registered
 from registry_pipeline.service.review import Review
 from registry_pipeline.service.tokens import Tokens, WhoAmI
+from registry_pipeline.service.transparency import Ledger
 from registry_pipeline.service.webhooks import Webhooks
 from registry_pipeline.sources import Progress
 from registry_pipeline.store import Store
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from registry_pipeline.inspection import Inspection
 
 __all__ = ["Registered", "Registry", "check_actor", "check_reason", "default_actor"]
+Input = str | Path | Mapping[str, Any]
 
 
 class Registry:
@@ -116,8 +117,7 @@ class Registry:
         rehash: bool = False,
         progress: Progress | None = None,
     ) -> Registered:
-        """Register the content at ``source`` (a folder or file) as a version of ``entry``,
-        pinning exact ``upstream`` versions (errors: :func:`.registration.register`)."""
+        """Register ``source`` (a folder or file) as a version of ``entry`` (see registration)."""
         return registration.register(
             self._ctx,
             entry,
@@ -152,19 +152,15 @@ class Registry:
         """The newest version number of each of ``entries`` (``None`` when it has none)."""
         return registration.latest_versions(self._ctx, entries)
 
-    def ingest_evals(
-        self, ref: str, results: str | Path | Mapping[str, Any], *, suite: str
-    ) -> result.EvalRecorded:
+    def ingest_evals(self, ref: str, results: Input, *, suite: str) -> result.EvalRecorded:
         """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``."""
         return evidence.ingest_evals(self._ctx, ref, results, suite=suite)
 
-    def ingest_ab(self, results: str | Path | Mapping[str, Any]) -> result.ABRecorded:
+    def ingest_ab(self, results: Input) -> result.ABRecorded:
         """Record an online A/B test result as evidence on both versions it compared."""
         return evidence.ingest_ab(self._ctx, results)
 
-    def set_card(
-        self, ref: str, fields: Mapping[str, Any] | str | Path | CardDocument
-    ) -> result.CardSet:
+    def set_card(self, ref: str, fields: Input | CardDocument) -> result.CardSet:
         """Set the model card of version ``ref`` from a mapping or a file."""
         return evidence.set_card(self._ctx, ref, fields)
 
@@ -180,8 +176,7 @@ class Registry:
         key: str | Path | None = None,
         signed: Signed | None = None,
     ) -> result.Decided:
-        """Approve a pending request (never one's own), signed where the rule needs it with
-        ``key`` (an Ed25519 key file) or ``signed`` (a signature of :meth:`to_sign`'s text)."""
+        """Approve a pending request (not one's own), signed with ``key`` or ``signed``."""
         return approvals.decide(
             self._ctx, request_id, Decision.APPROVE, reason=reason, key=key, signed=signed
         )
@@ -285,6 +280,11 @@ class Registry:
     def review(self) -> Review:
         """What the web UI shows: ``inbox``, ``request``, ``workload``, ``entry``."""
         return Review(self._ctx)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger's Merkle tree: ``head``, ``inclusion``, ``consistency``."""
+        return Ledger(self._ctx)
 
     def events(self, *, after: int = 0, limit: int = 100) -> Feed:
         """Up to ``limit`` ledger events after seq ``after``, oldest first, and the cursor."""
