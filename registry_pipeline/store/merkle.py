@@ -4,9 +4,10 @@ appended (in the same transaction) and read a batch at a time for roots and proo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import TypeVar
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, TextClause, func, select, text
 
 from registry_pipeline.core import merkle
 from registry_pipeline.store import schema
@@ -22,16 +23,7 @@ def append(conn: Connection, seq: int, event_hash: str) -> None:
     above = merkle.completed(index)
     rows = [{"level": 0, "idx": index, "hash": leaf.hex()}]
     if above:
-        t = schema.merkle_nodes
-        lefts = {(level - 1, 2 * at) for level, at in above}
-        found = {
-            (r.level, r.idx): bytes.fromhex(r.hash)
-            for r in conn.execute(
-                select(t.c.level, t.c.idx, t.c.hash).where(
-                    tuple_(t.c.level, t.c.idx).in_(sorted(lefts))
-                )
-            )
-        }
+        found = _fetch(conn, [(level - 1, 2 * at) for level, at in above])
         right = leaf
         for level, at in above:
             right = merkle.node_hash(found[(level - 1, 2 * at)], right)
@@ -39,18 +31,33 @@ def append(conn: Connection, seq: int, event_hash: str) -> None:
     conn.execute(schema.merkle_nodes.insert(), rows)
 
 
+@lru_cache(maxsize=128)
+def _lookup(count: int) -> TextClause:
+    """``count`` (level, idx) point lookups in one statement (each walks the primary key);
+    plain SQL text, so that building it costs nothing per proof."""
+    pairs = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(count))
+    return text(f"SELECT level, idx, hash FROM merkle_nodes WHERE {pairs}")
+
+
+def _fetch(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored nodes among ``keys``, in one query per 200."""
+    wanted = sorted(set(keys))
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(wanted), 200):
+        chunk = wanted[start : start + 200]
+        params: dict[str, int] = {}
+        for i, (level, index) in enumerate(chunk):
+            params[f"l{i}"], params[f"i{i}"] = level, index
+        for level, index, value in conn.execute(_lookup(len(chunk)), params):
+            found[(int(level), int(index))] = bytes.fromhex(value)
+    return found
+
+
 def compute(conn: Connection, work: Callable[[merkle.Node], T]) -> T:
     """Run ``work`` over the stored tree, its nodes fetched in one query."""
-    keys = sorted(merkle.needed(work))
-    t = schema.merkle_nodes
-    nodes: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        for r in conn.execute(
-            select(t.c.level, t.c.idx, t.c.hash).where(tuple_(t.c.level, t.c.idx).in_(chunk))
-        ):
-            nodes[(r.level, r.idx)] = bytes.fromhex(r.hash)
-    missing = [k for k in keys if k not in nodes]
+    keys = merkle.needed(work)
+    nodes = _fetch(conn, keys)
+    missing = sorted(k for k in keys if k not in nodes)
     if missing:
         raise LookupError(f"the ledger's Merkle tree lacks node {missing[0]}")
     return work(lambda level, index: nodes[(level, index)])
