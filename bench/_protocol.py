@@ -13,14 +13,19 @@ prints on stdout is ignored). ``timed`` is the one timing loop both workers use:
 from __future__ import annotations
 
 import cProfile
+import http.client
 import io
 import json
 import math
+import os
 import pstats
+import socket
+import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +134,29 @@ def seed_tree(conn: Any) -> int:
         ((level, index, value.hex()) for (level, index), value in nodes.items()),
     )
     return sum(1 for level, _ in nodes if level == 0)
+
+
+@contextmanager
+def registry_server(url: str, folder: Path) -> Iterator[http.client.HTTPConnection]:
+    """``registry serve`` over ``url`` on a free port (unthrottled), and one keep-alive
+    connection to it once it answers; stopped on exit."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "REGISTRY_RATE_LIMIT": "10000000"}
+    argv = [sys.executable, "-m", "registry_pipeline.cli", "--database", url]
+    server = subprocess.Popen([*argv, "serve", "--port", str(port)], env=env, cwd=folder)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(300):
+            try:
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                break
+            except OSError:
+                conn.close()
+                time.sleep(0.1)
+        yield conn
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _protocol import percentile
+from _protocol import percentile, registry_server
 from inventory_build import catalog, seed
 
 from registry_pipeline.service import Registry
@@ -42,12 +39,6 @@ from registry_pipeline.store import Store
 from registry_pipeline.store import merkle as stored
 
 TARGETS = {"append added": 1.0, "inclusion": 5.0, "consistency": 20.0}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def time_appends(url: str, n: int) -> tuple[list[float], list[float]]:
@@ -108,26 +99,7 @@ def main() -> None:
         assert registry.verify().ok, "the seeded ledger does not verify"
         size = registry.ledger_head().seq
         token = registry.tokens.create(principal="bench@example.com").token
-        port = _port()
-        env = {**os.environ, "REGISTRY_RATE_LIMIT": "10000000"}
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "registry_pipeline.cli", "--database", url),
-                *("serve", "--port", str(port)),
-            ],
-            env=env,
-            cwd=folder,
-        )
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for _ in range(300):
-                try:
-                    conn.request("GET", "/healthz")
-                    conn.getresponse().read()
-                    break
-                except OSError:
-                    conn.close()
-                    time.sleep(0.1)
+        with registry_server(url, folder) as conn:
             rng = random.Random(16)
             inclusion = [
                 fetch(conn, f"/api/v1/ledger/proof/inclusion?seq={rng.randint(1, size)}", token)
@@ -142,9 +114,6 @@ def main() -> None:
                 )
                 for _ in range(args.n + 5)
             ][5:]
-        finally:
-            server.terminate()
-            server.wait(10)
     rows.append(
         ("inclusion proof over HTTP", statistics.median(inclusion), percentile(inclusion, 99))
     )

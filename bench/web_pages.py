@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,20 +25,12 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml
-from _protocol import percentile
+from _protocol import percentile, registry_server
 from worker_ours import APPROVER, ENTRIES, PROMOTE_EVERY, REGISTRAR, catalog_document, seed
 
 from registry_pipeline.service import Registry
 
 TARGET_MS = 150.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed_estate(folder: Path, per_entry: int, requests: int) -> tuple[str, str, int]:
@@ -113,32 +103,7 @@ def main() -> None:
         began = time.perf_counter()
         url, token, pending = seed_estate(folder, args.per_entry, args.requests)
         seeded = time.perf_counter() - began
-        port = free_port()
-        env = {**os.environ, "REGISTRY_RATE_LIMIT": "10000000"}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "registry_pipeline.cli",
-                "--database",
-                url,
-                "serve",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            cwd=folder,
-        )
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for _ in range(200):
-                try:
-                    conn.request("GET", "/healthz")
-                    conn.getresponse().read()
-                    break
-                except OSError:
-                    conn.close()
-                    time.sleep(0.1)
+        with registry_server(url, folder) as conn:
             cookie = log_in(conn, token)
             top = args.per_entry - args.per_entry % PROMOTE_EVERY
             pages = {
@@ -156,9 +121,6 @@ def main() -> None:
             for name, path in pages.items():
                 times = measure(conn, path, cookie, args.n)
                 rows.append((name, statistics.median(times), percentile(times, 99)))
-        finally:
-            server.terminate()
-            server.wait(10)
     print(
         f"\n{args.per_entry * ENTRIES:,} versions, {args.requests:,} requests "
         f"(seeded in {seeded:.1f} s); {args.n} fetches a page, one keep-alive connection\n"
