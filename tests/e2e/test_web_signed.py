@@ -5,7 +5,6 @@ the registry, pasting the detached signature into the page."""
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,18 +34,9 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     catalog.write_text(yaml.safe_dump(document))
     with served_estate(root, then_catalog=catalog) as served:
         promote_through(served.database, "support-bot@2", "staging")
-        code, out, err = served.cli(
-            "--json",
-            "promote",
-            "support-bot@2",
-            "--to",
-            "production",
-            "--reason",
-            "signed release",
-            token=served.tokens["alice"],
+        served.request_id = served.promote(  # type: ignore[attr-defined]
+            "support-bot@2", to="production", reason="signed release"
         )
-        assert code == 0, err
-        served.request_id = json.loads(out)["request"]  # type: ignore[attr-defined]
         served.key = key  # type: ignore[attr-defined]
         yield served
 

@@ -91,18 +91,9 @@ def estate(issuer: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Es
             },
         )
         promote_through(served.database, "support-bot@3", "staging")
-        code, out, err = served.cli(
-            "--json",
-            "promote",
-            "support-bot@3",
-            "--to",
-            "production",
-            "--reason",
-            "better answers",
-            token=served.tokens["alice"],
+        served.request_id = served.promote(  # type: ignore[attr-defined]
+            "support-bot@3", to="production", reason="better answers"
         )
-        assert code == 0, err
-        served.request_id = json.loads(out)["request"]  # type: ignore[attr-defined]
         yield served
 
 
@@ -231,18 +222,7 @@ def test_an_approver_decides_in_the_browser_as_themselves(estate: Estate, browse
 def test_the_requester_and_a_stranger_cannot_decide_and_forgeries_change_nothing(
     estate: Estate, browser: Any
 ) -> None:
-    code, out, err = estate.cli(
-        "--json",
-        "promote",
-        "support-bot@2",
-        "--to",
-        "staging",
-        "--reason",
-        "second try",
-        token=estate.tokens["alice"],
-    )
-    assert code == 0, err
-    rid = json.loads(out)["request"]
+    rid = estate.promote("support-bot@2", to="staging", reason="second try")
     alice = _log_in(browser, estate, "alice", f"/requests/{rid}")
     decide = alice.get_by_test_id("decide")
     assert decide.get_by_role("button", name="Approve").count() == 0

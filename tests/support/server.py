@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -133,6 +134,14 @@ class Estate:
             [*argv, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120
         )
         return done.returncode, done.stdout, done.stderr
+
+    def promote(self, ref: str, *, to: str, reason: str, who: str = "alice") -> int:
+        """Open a promotion request through the real CLI as ``who``; its id."""
+        code, out, err = self.cli(
+            "--json", "promote", ref, "--to", to, "--reason", reason, token=self.tokens[who]
+        )
+        assert code == 0, err
+        return int(json.loads(out)["request"])
 
     def client(self, who: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
