@@ -129,7 +129,7 @@ class RemoteRegistry:
         """Close the connection pool."""
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, text: bool = False, **kwargs: Any) -> Any:
         attempts = READ_RETRIES + 1 if method == "GET" else 1
         for attempt in range(attempts):
             try:
@@ -142,7 +142,14 @@ class RemoteRegistry:
                     ) from None
         if response.status_code >= 400:
             raise _error(response)
-        return response.json()
+        if text:
+            return response.text
+        try:
+            return response.json()
+        except ValueError:
+            raise StoreUnavailable(
+                f"the registry server at {self.url} answered {path} with something not JSON"
+            ) from None
 
     def _all(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Every item of a paged list, following ``next_page_token`` to its end."""
@@ -401,6 +408,11 @@ class RemoteRegistry:
         """Webhooks over the server."""
         return RemoteWebhooks(self)
 
+    @property
+    def ledger(self) -> RemoteLedger:
+        """The ledger's Merkle tree over the server: checkpoint and proofs."""
+        return RemoteLedger(self)
+
     def events(self, *, after: int = 0, limit: int = 100, wait: float = 0) -> Remote:
         """Ledger events after seq ``after`` (``{events, cursor, head}``); with ``wait``,
         the server holds an empty answer up to that many seconds for the next event."""
@@ -535,6 +547,33 @@ class RemoteWebhooks:
     def list(self) -> list[Remote]:
         """Webhooks not removed."""
         return [Remote(w) for w in self._registry._all("/webhooks", "webhooks")]
+
+
+class RemoteLedger:
+    """The server's signed checkpoint and its proofs, unchecked: checking them against a
+    pinned key is :mod:`registry_pipeline.tlog`'s."""
+
+    def __init__(self, registry: RemoteRegistry) -> None:
+        self._r = registry
+
+    def info(self) -> Remote:
+        """The server's version and the checkpoint key it signs with (``null``: none)."""
+        return Remote(self._r._call("GET", "/info"))
+
+    def checkpoint(self) -> str:
+        """The current checkpoint as the signed note the server sent."""
+        note: str = self._r._call("GET", "/ledger/checkpoint", text=True)
+        return note
+
+    def inclusion(self, seq: int, *, tree_size: int | None = None) -> Remote:
+        """The proof that event ``seq`` is in the tree of ``tree_size`` events."""
+        params = {"seq": int(seq), **({"tree_size": int(tree_size)} if tree_size else {})}
+        return Remote(self._r._call("GET", "/ledger/proof/inclusion", params=params))
+
+    def consistency(self, first: int, *, second: int | None = None) -> Remote:
+        """The proof that the tree of ``second`` events extends the tree of ``first``."""
+        params = {"first": int(first), **({"second": int(second)} if second else {})}
+        return Remote(self._r._call("GET", "/ledger/proof/consistency", params=params))
 
 
 def _seg(text: str) -> str:

@@ -22,6 +22,9 @@ library, so the CLI can use it before any heavy import.
   (``~/.config/registry-pipeline/credentials.json``);
 - ``REGISTRY_OIDC_ISSUER``, ``REGISTRY_OIDC_AUDIENCE``, ``REGISTRY_OIDC_PRINCIPAL_CLAIM``:
   the identity provider ``registry serve`` accepts JWTs from (none; claim ``email``);
+- ``REGISTRY_CHECKPOINT_KEY``: the server's checkpoint verifier key a client pins (none);
+- ``REGISTRY_CHECKPOINT_STATE``: the checkpoints a client saw, one per log
+  (``checkpoints.json`` beside the credentials);
 - ``REGISTRY_RATE_LIMIT``: requests a principal may make a minute (600);
 - ``REGISTRY_ALLOW_PRIVATE_WEBHOOKS``: ``1`` lets webhooks call loopback and private
   addresses (refused otherwise);
@@ -245,6 +248,21 @@ def checkpoint_key_file(*, environ: Mapping[str, str] | None = None) -> str | No
 def checkpoint_origin(*, environ: Mapping[str, str] | None = None) -> str:
     """The checkpoints' origin (``REGISTRY_CHECKPOINT_ORIGIN``, ``registry-pipeline``)."""
     return _env("REGISTRY_CHECKPOINT_ORIGIN", environ) or "registry-pipeline"
+
+
+def pinned_checkpoint_key(
+    value: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The checkpoint verifier key a client pins (``REGISTRY_CHECKPOINT_KEY``)."""
+    return (value or _env("REGISTRY_CHECKPOINT_KEY", environ) or "").strip() or None
+
+
+def checkpoint_state(*, environ: Mapping[str, str] | None = None) -> Path:
+    """The file a client keeps the last checkpoint of each log it checked in."""
+    configured = _env("REGISTRY_CHECKPOINT_STATE", environ)
+    if configured:
+        return Path(configured)
+    return credentials_path(environ=environ).with_name("checkpoints.json")
 
 
 def rate_limit(*, environ: Mapping[str, str] | None = None) -> int:

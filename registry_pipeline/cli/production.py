@@ -3,29 +3,61 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from registry_pipeline.cli import _output as out
 from registry_pipeline.cli._app import Settings, cli, pass_settings
 from registry_pipeline.cli._output import emit, note
+from registry_pipeline.core.errors import BadInput
+
+if TYPE_CHECKING:
+    from registry_pipeline.client import RemoteRegistry
+    from registry_pipeline.service import Registry
 
 
 @cli.command()
 @click.argument("workload")
 @click.option("--at", default=None, metavar="ISO-8601", help="Answer as of this instant.")
+@click.option(
+    "--verify",
+    "prove",
+    is_flag=True,
+    help="Prove the ledger event behind the answer: in the server's signed log (or the "
+    "local tree), and saying what the answer says.",
+)
+@click.option(
+    "--key",
+    default=None,
+    metavar="VERIFIER-KEY",
+    help="With --verify against a server: its checkpoint key to pin (env "
+    "REGISTRY_CHECKPOINT_KEY; default: the one pinned by `registry audit verify`).",
+)
 @pass_settings
-def resolve(settings: Settings, workload: str, at: str | None) -> None:
+def resolve(
+    settings: Settings, workload: str, at: str | None, prove: bool, key: str | None
+) -> None:
     """The exact stack serving WORKLOAD in production, now or --at an instant.
+
+    With --verify, also prove the ledger event that put the stack in production: its
+    inclusion in the checkpoint the server signed (checked against the pinned key and the
+    last checkpoint saved), and that it names this version, its approvers and request;
+    exit 4 when the stage row and the ledger disagree.
 
     \b
     Example:
       registry resolve customer-support --at 2026-11-01T09:00:00Z
+      registry resolve customer-support --verify
     """
     from registry_pipeline.core.times import parse_instant
 
+    if key is not None and not prove:
+        raise BadInput("--key pins the checkpoint key for --verify; add --verify")
     instant = parse_instant(at, what="--at") if at else None
-    data = settings.registry().resolve(workload, at=instant).to_dict()
+    registry = settings.registry()
+    data = registry.resolve(workload, at=instant).to_dict()
+    proven = _prove(settings, registry, data, key) if prove else None
 
     def text() -> str:
         stack = data["stack"]
@@ -36,9 +68,47 @@ def resolve(settings: Settings, workload: str, at: str | None) -> None:
         lines += [
             f"  {c['entry']}@{c['version']} ({c['kind']}) {c['digest']}" for c in data["components"]
         ]
+        if proven is not None:
+            lines.append(
+                f"verified: ledger event {proven['seq']} ({proven['action']} by "
+                f"{proven['actor']}) is in {proven['log']}"
+            )
         return "\n".join(lines)
 
+    if proven is not None:
+        data["verified"] = proven
     emit(settings, data, text)
+
+
+def _prove(
+    settings: Settings, registry: Registry | RemoteRegistry, data: dict[str, Any], key: str | None
+) -> dict[str, Any]:
+    """The proof of the event behind a resolve answer, against the server's signed
+    checkpoint (checked and saved) or the local tree."""
+    from registry_pipeline import tlog
+    from registry_pipeline.cli.audit import is_remote, observe, pinned_key
+
+    if not is_remote(settings):
+        local = cast("Registry", registry).ledger
+        head = local.head("local")
+        proven = tlog.prove_resolution(local, data, head)
+        return {**proven, "log": f"the local ledger's tree of {head.size} events"}
+    url, pinned = pinned_key(settings, key)
+    if pinned is None:
+        raise BadInput(
+            "resolve --verify against a server needs its checkpoint key: --key VERIFIER-KEY "
+            f"or REGISTRY_CHECKPOINT_KEY (the server shows it at {url}/api/v1/info: check it "
+            "out of band)"
+        )
+    remote = cast("RemoteRegistry", registry)
+    observed = observe(remote, url, pinned)
+    proven = tlog.prove_resolution(remote.ledger, data, observed.checkpoint)
+    checkpoint = observed.checkpoint
+    return {
+        **proven,
+        "checkpoint": observed.to_dict(),
+        "log": f"the log of {checkpoint.size} events signed by {checkpoint.origin}",
+    }
 
 
 @cli.command()

@@ -289,6 +289,7 @@ class ResolutionDoc(_Doc):
     approved_by: list[str]
     since: str
     request: int | None
+    ledger_seq: int
     as_of: AsOf
 
 

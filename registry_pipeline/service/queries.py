@@ -248,6 +248,7 @@ def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) ->
         approved_by=list(held.approved_by),
         since=held.effective_from,
         request=held.request_id,
+        ledger_seq=held.ledger_seq,
         as_of=AsOf(time=when, ledger_seq=head.seq, ledger_head=head.hash),
     )
 

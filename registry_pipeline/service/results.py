@@ -424,6 +424,8 @@ class Resolution:
     approved_by: Sequence[str]
     since: str
     request: int | None
+    ledger_seq: int
+    """The ledger event that put the stack in production (what ``resolve --verify`` proves)."""
     as_of: AsOf
 
     def to_dict(self) -> dict[str, Any]:
@@ -435,6 +437,7 @@ class Resolution:
             "approved_by": list(self.approved_by),
             "since": self.since,
             "request": self.request,
+            "ledger_seq": self.ledger_seq,
             "as_of": self.as_of.to_dict(),
         }
 

@@ -13,6 +13,7 @@ from registry_pipeline.core.stages import (
     Stage,
     can_transition,
     parse_stage,
+    placement_problem,
     transition_problem,
 )
 from registry_pipeline.errors import BadInput
@@ -114,3 +115,62 @@ def test_parse_stage_rejects_unknown_names_listing_the_stages(text: str) -> None
     assert repr(text) in message
     assert "candidate, staging, production, archived" in message
     assert isinstance(info.value, BadInput)
+
+
+APPLY = {
+    "entry": "support-bot",
+    "version": 3,
+    "target": "production",
+    "request": 12,
+    "approved_by": ["bob@example.com", "carol@example.com"],
+}
+
+
+def claim(action: str, payload: dict[str, object], **changes: object) -> str | None:
+    said: dict[str, object] = {
+        "entry": "support-bot",
+        "version": 3,
+        "stage": Stage.PRODUCTION,
+        "approved_by": ["carol@example.com", "bob@example.com"],
+        "request": 12,
+        **changes,
+    }
+    return placement_problem(action, payload, **said)  # type: ignore[arg-type]
+
+
+def test_a_promotion_event_backs_the_stage_row_that_names_it() -> None:
+    assert claim("promotion.apply", APPLY) is None  # approvers in any order
+
+
+@pytest.mark.parametrize(
+    ("changes", "found"),
+    [
+        ({"version": 2}, "not support-bot@2 in production"),
+        ({"entry": "fraud-model"}, "not fraud-model@3"),
+        ({"stage": Stage.STAGING}, "in staging"),
+        ({"approved_by": ["mallory@example.com"]}, "its approvers are"),
+        ({"request": 13}, "it applied request 12, not 13"),
+    ],
+)
+def test_a_stage_row_the_event_does_not_back_is_named(
+    changes: dict[str, object], found: str
+) -> None:
+    problem = claim("promotion.apply", APPLY, **changes)
+    assert problem is not None
+    assert found in problem
+
+
+def test_rollbacks_and_imports_place_versions_too() -> None:
+    rollback = {
+        "entry": "support-bot",
+        "stage": "production",
+        "from_version": 4,
+        "to_version": 3,
+        "approved_by": ["bob@example.com", "carol@example.com"],
+    }
+    assert claim("stage.rollback", rollback) is None
+    assert claim("stage.rollback", {**rollback, "to_version": 4}) is not None
+    imported = {"entry": "support-bot", "version": 3, "stage": "production", "imported": True}
+    assert claim("stage.import", imported, approved_by=[], request=None) is None
+    assert claim("stage.import", imported) is not None  # an import has no approvers
+    assert "puts no version in a stage" in str(claim("card.set", {"entry": "support-bot"}))
