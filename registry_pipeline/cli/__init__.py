@@ -9,6 +9,7 @@ the contract's exit code; ``--json`` makes stdout one JSON document.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ from registry_pipeline.cli._output import fail
 
 __all__ = ["cli", "main"]
 _COMMAND_GROUPS = (admin, audit, evals, events, identity, production, promotion, server, versions)
+
+
+#: Errors of a path the caller named (too long, not allowed, a file where a folder
+#: belongs): bad input, not an internal fault.
+_PATH_ERRORS = frozenset(
+    {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ELOOP}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -60,6 +68,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             fail(_errors.line(e), _errors.exit_code(e), _errors.document(e))
         if os.environ.get("REGISTRY_DEBUG"):
             raise
+        if isinstance(e, OSError) and e.filename is not None and e.errno in _PATH_ERRORS:
+            from registry_pipeline.inputs.documents import shown
+
+            fail(
+                f"{shown(str(e.filename), 100)}: {e.strerror}; check the path",
+                2,
+                {"error": "BadInput", "message": f"{e.filename}: {e.strerror}"},
+            )
         fail(
             f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
             "(set REGISTRY_DEBUG=1 for the traceback)",

@@ -34,8 +34,13 @@ def fail(message: str, code: int, data: dict[str, Any] | None = None) -> NoRetur
     """Print ``error: message`` on stderr (and ``data`` as JSON with ``--json``) and exit."""
     if state["json"] and data is not None:
         click.echo(json.dumps(data, sort_keys=True, default=str))
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {message.translate(_ONE_LINE)}", err=True)
     sys.exit(code)
+
+
+#: A line break inside an error message (an argument quoted back, say) is shown escaped, so
+#: an error is always one line.
+_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r"})
 
 
 def v(number: int | None) -> str:

@@ -128,6 +128,18 @@ def test_missing_catalog_file_on_init_creates_no_database(
     assert not db_file(db_url).exists()
 
 
+@pytest.mark.parametrize("command", [("init", "--catalog"), ("register", "bge-small")])
+def test_a_file_name_too_long_for_the_file_system_is_bad_input(
+    registry: RunCli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    before = ledger_events(registry)
+    too_long = tmp_path / ("a" * 300)
+    line = assert_clean_error(registry(*command, str(too_long), actor=CAROL), 2)
+    assert "File name too long" in line
+    assert "internal error" not in line
+    assert ledger_events(registry) == before
+
+
 def test_register_unknown_entry_is_not_found(registry: RunCli, artifacts: Artifacts) -> None:
     before = ledger_events(registry)
     source = artifacts("mystery", {"w.bin": b"x"})
