@@ -876,9 +876,9 @@ def command_tree(group: click.Group, prefix: tuple[str, ...] = ()) -> dict[tuple
 
 COMMANDS = command_tree(cli.cli)
 assert set(COMMANDS) >= NOT_FUZZED, "a command left out of the fuzzing no longer exists"
-assert all(
-    name in {p.name for p in COMMANDS[path].params} for path, name in UNTIL_INTERRUPTED
-), "an option left out of the fuzzing no longer exists"
+assert all(name in {p.name for p in COMMANDS[path].params} for path, name in UNTIL_INTERRUPTED), (
+    "an option left out of the fuzzing no longer exists"
+)
 FUZZED = sorted(set(COMMANDS) - NOT_FUZZED)
 #: The commands that write, drawn twice as often.
 WRITERS = sorted(
