@@ -5,19 +5,17 @@ that principal and no one else (headers naming a user are never read), and answe
 as RFC 9457 problems. ``/healthz`` is the one route open to anyone.
 """
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import Response
 
 from registry_pipeline.server import _errors, web
-from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, methods_of
+from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, RequestLog
 from registry_pipeline.server.deps import ServerState
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
 from registry_pipeline.server.responses import Health, ok
@@ -114,23 +112,6 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         lambda: bool(getattr(getattr(app.state, "dispatcher", None), "dispatching", False)),
     )
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[..., Any]) -> Response:
-        ident = uuid.uuid4().hex
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        response.headers["X-Request-Id"] = ident
-        if response.status_code == 405:
-            response.headers["Allow"] = ", ".join(methods_of(app, request.url.path))
-        route = request.scope.get("route")
-        metrics.observe(
-            request.method,
-            getattr(route, "path", "unmatched"),
-            response.status_code,
-            time.perf_counter() - started,
-        )
-        return response
-
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
         """Requests, latency, errors and the ledger head, in Prometheus' text format."""
@@ -147,6 +128,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     for routes in (admin, versions, promotion, events, ledger):
         app.include_router(routes.router, prefix=API)
     web.install(app, dagster_url=config.dagster_url)
+    app.add_middleware(RequestLog, api=app, metrics=metrics)
     app.add_middleware(BodyLimit)
     plain_openapi = app.openapi
 

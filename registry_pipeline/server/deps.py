@@ -44,6 +44,7 @@ class ServerState:
         with self._lock:
             if self._store is None:
                 self._store = self.open_store()
+                self._store.group_commits()  # concurrent requests share commits
             return self._store
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES, Stage, parse_sta
 from registry_pipeline.core.times import format_time, parse_instant, parse_stored
 from registry_pipeline.core.versions import Version
 from registry_pipeline.errors import BadInput, NotFound, Step
+from registry_pipeline.service.cache import Head, cached
 from registry_pipeline.service.context import Context
 from registry_pipeline.service.results import (
     AsOf,
@@ -67,9 +69,15 @@ def resolve_ref(conn: Connection, catalog: Catalog, ref: VersionRef) -> Version:
 
 
 def show(ctx: Context, ref: str) -> VersionView:
-    """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
+    """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``);
+    kept in memory until the ledger moves."""
     parsed = parse_ref(ref)
+    return cached(ctx.store, ("show", parsed), lambda: _show(ctx, parsed))
+
+
+def _show(ctx: Context, parsed: VersionRef) -> tuple[Head, VersionView]:
     with ctx.store.read() as conn:
+        head = ledger.head(conn)
         catalog = ctx.catalog(conn)
         v = resolve_ref(conn, catalog, parsed)
         spec = catalog.entry(v.entry)
@@ -78,7 +86,7 @@ def show(ctx: Context, ref: str) -> VersionView:
         evals = evidence.eval_results(conn, v.entry, v.number)
         card = evidence.latest_card(conn, v.entry, v.number)
         ab_tests = evidence.ab_results(conn, v.entry, v.number)
-    return VersionView(
+    return (head.seq, head.hash), VersionView(
         entry=v.entry,
         kind=spec.kind.value,
         owner=spec.owner,
@@ -223,6 +231,15 @@ def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) ->
     """
     check_name(workload, what="workload name")
     instant = at if isinstance(at, datetime) else parse_instant(at, what="instant") if at else None
+    answer = cached(
+        ctx.store, ("resolve", workload, instant), lambda: _resolve(ctx, workload, instant)
+    )
+    if instant is None:  # the same stack, answered now
+        return replace(answer, as_of=replace(answer.as_of, time=format_time(datetime.now(UTC))))
+    return answer
+
+
+def _resolve(ctx: Context, workload: str, instant: datetime | None) -> tuple[Head, Resolution]:
     with ctx.store.read() as conn:
         spec = ctx.catalog(conn).workload(workload)
         head = ledger.head(conn)
@@ -241,7 +258,7 @@ def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) ->
             Pinned(entry=u.entry, kind=u.kind, version=u.version, digest=u.digest)
             for u in versions.upstream_of(conn, spec.stack, held.number)
         ]
-    return Resolution(
+    return (head.seq, head.hash), Resolution(
         workload=workload,
         stack=Pinned(entry=spec.stack, version=held.number, digest=stack.digest),
         components=components,
@@ -257,10 +274,17 @@ def history(ctx: Context, entry: str, *, stage: str | None = None) -> list[Histo
     """Every stage assignment of ``entry`` (optionally of one stage), oldest first."""
     check_name(entry)
     wanted = parse_stage(stage) if stage else None
+    return list(cached(ctx.store, ("history", entry, wanted), lambda: _history(ctx, entry, wanted)))
+
+
+def _history(
+    ctx: Context, entry: str, wanted: Stage | None
+) -> tuple[Head, tuple[HistoryItem, ...]]:
     with ctx.store.read() as conn:
+        head = ledger.head(conn)
         ctx.catalog(conn).entry(entry)
         rows = stages.history(conn, entry, wanted)
-    return [
+    return (head.seq, head.hash), tuple(
         HistoryItem(
             entry=a.entry,
             version=a.number,
@@ -275,7 +299,7 @@ def history(ctx: Context, entry: str, *, stage: str | None = None) -> list[Histo
             ledger_seq=a.ledger_seq,
         )
         for a in rows
-    ]
+    )
 
 
 def review_due(ctx: Context, *, entry: str | None = None) -> list[ReviewItem]:

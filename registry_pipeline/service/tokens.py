@@ -25,9 +25,12 @@ from registry_pipeline.core.identity import (
 from registry_pipeline.core.kinds import check_name
 from registry_pipeline.core.names import check_actor
 from registry_pipeline.core.times import format_time, parse_stored
+from registry_pipeline.service.cache import Head, cached
 from registry_pipeline.service.context import Context
 from registry_pipeline.store import Store
 from registry_pipeline.store import tokens as stored
+from registry_pipeline.store.ledger import head as ledger_head
+from registry_pipeline.store.tokens import StoredToken
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,8 +188,14 @@ def authenticate(store: Store, secret: str, *, now: datetime | None = None) -> P
     """
     if not well_formed(secret):
         raise Unauthenticated("malformed token", step=Step.LOG_IN)
-    with store.read() as conn:
-        token = stored.by_secret_hash(conn, token_hash(secret))
+    hashed = token_hash(secret)
+
+    def lookup() -> tuple[Head, StoredToken | None]:
+        with store.read() as conn:
+            head = ledger_head(conn)
+            return (head.seq, head.hash), stored.by_secret_hash(conn, hashed)
+
+    token = cached(store, ("token", hashed), lookup)  # minting and revoking move the head
     if token is None:
         raise Unauthenticated("unknown token", step=Step.LOG_IN)
     if token.revoked_at is not None:

@@ -9,12 +9,13 @@ together or not at all.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from registry_pipeline.core.digests import canonical_json
@@ -51,7 +52,7 @@ class Tx:
         *,
         actor: str,
         now: datetime,
-        head: RowMapping,
+        head: Mapping[str, Any],
         auth: Mapping[str, Any] | None = None,
     ):
         self.conn = conn
@@ -66,6 +67,10 @@ class Tx:
     def head_seq(self) -> int:
         """The seq of the newest event, including those appended in this transaction."""
         return self._seq
+
+    def head(self) -> dict[str, Any]:
+        """The ledger head row as it stands in this transaction."""
+        return {"seq": self._seq, "hash": self._hash, "recorded_at": self.now_text}
 
     def append(self, action: str, subject: str, payload: Mapping[str, Any]) -> LedgerEvent:
         """Append one ledger event in this transaction and move the head."""
@@ -110,6 +115,14 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
+        self.group: GroupCommit | None = None
+
+    def group_commits(self, *, cap: int = 64) -> GroupCommit:
+        """From now on, concurrent :meth:`write` calls of this process share transactions
+        (see :class:`GroupCommit`): what a server does; a one-shot CLI has nothing to share."""
+        if self.group is None:
+            self.group = GroupCommit(self, cap=cap)
+        return self.group
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -178,21 +191,27 @@ class Store:
         with self.translate(), self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def head_key(self) -> tuple[int, str]:
+        """The ledger head's ``(seq, hash)``, in one statement outside any transaction:
+        what answers kept in memory are keyed by."""
+        with self.translate(), self.engine.connect() as conn:
+            seq, hashed = conn.exec_driver_sql(
+                "SELECT seq, hash FROM ledger_head WHERE id = 1"
+            ).one()
+        return int(seq), str(hashed)
+
     @contextmanager
     def write(self, actor: str, auth: Mapping[str, Any] | None = None) -> Iterator[Tx]:
-        """A write transaction holding the ledger-head lock; commits on success only."""
+        """A write transaction holding the ledger-head lock; commits on success only, and
+        returns only once the commit is durable (with group commits, once the batch is)."""
+        if self.group is not None:
+            with self.group.member(actor, auth) as tx:
+                yield tx
+            return
         with self.translate(), self.engine.connect() as raw:
             conn = raw.execution_options(**{WRITE: True})
             with conn.begin():
-                head = (
-                    conn.execute(
-                        select(schema.ledger_head)
-                        .where(schema.ledger_head.c.id == 1)
-                        .with_for_update()
-                    )
-                    .mappings()
-                    .one()
-                )
+                head = _lock_head(conn)
                 now = max(datetime.now(UTC), parse_stored(head["recorded_at"]))
                 yield Tx(conn, actor=actor, now=now, head=head, auth=auth)
 
@@ -226,6 +245,136 @@ class Store:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def _lock_head(conn: Connection) -> dict[str, Any]:
+    """Read the ledger head, locking it until the transaction ends."""
+    return dict(
+        conn.execute(
+            select(schema.ledger_head).where(schema.ledger_head.c.id == 1).with_for_update()
+        )
+        .mappings()
+        .one()
+    )
+
+
+class _Batch:
+    """One shared write transaction and the members it holds."""
+
+    def __init__(self, raw: Connection, conn: Connection, head: dict[str, Any]) -> None:
+        self.raw = raw
+        self.conn = conn
+        self.head = head
+        self.members = 0
+        self.durable = threading.Event()
+        self.failure: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent writers of one process share a transaction and its one commit.
+
+    Writers queue on one lock. The first opens a transaction (taking the ledger-head lock);
+    each, in turn, runs its change inside its own savepoint, so a change that fails is
+    undone alone and the others stand. A member that finds nobody queued behind it, or
+    fills the batch to ``cap``, commits the batch (one fsync for all of them, SQLite's
+    ``synchronous=FULL`` or PostgreSQL's real commit) and wakes the members waiting for it;
+    every member returns only once its batch is durable, and fails if the commit does.
+    Alone, a writer commits at once, as without batching.
+    """
+
+    def __init__(self, store: Store, *, cap: int) -> None:
+        self._store = store
+        self._cap = cap
+        self._turn = threading.Lock()
+        self._queue = threading.Lock()
+        self._queued = 0
+        self._batch: _Batch | None = None
+        self._inside = threading.local()
+        #: Batches committed and changes they held (for tests and benchmarks).
+        self.batches = 0
+        self.changes = 0
+
+    @contextmanager
+    def member(self, actor: str, auth: Mapping[str, Any] | None) -> Iterator[Tx]:
+        """One change in the current batch (see the class)."""
+        if getattr(self._inside, "active", False):
+            raise RuntimeError("a write transaction inside another on the same thread")
+        with self._queue:
+            self._queued += 1
+        self._turn.acquire()
+        with self._queue:
+            self._queued -= 1
+        self._inside.active = True
+        batch: _Batch | None = None
+        changed = False
+        try:
+            with self._store.translate():
+                batch = self._batch or self._open()
+                now = max(datetime.now(UTC), parse_stored(batch.head["recorded_at"]))
+                savepoint = batch.conn.begin_nested()
+                try:
+                    tx = Tx(batch.conn, actor=actor, now=now, head=batch.head, auth=auth)
+                    yield tx
+                except BaseException:
+                    try:
+                        savepoint.rollback()
+                    except SQLAlchemyError as e:  # the connection is gone: so is the batch
+                        batch.failure = e
+                    raise
+                savepoint.commit()
+                if tx.head_seq != batch.head["seq"]:
+                    batch.head = tx.head()
+                batch.members += 1
+                changed = True
+        finally:
+            self._inside.active = False
+            self._hand_on(batch, waits=changed)
+        if changed and batch is not None and batch.failure is not None:
+            raise StoreUnavailable(
+                f"the batch this change was in did not commit ({_first_line(batch.failure)})"
+            ) from batch.failure
+
+    def _open(self) -> _Batch:
+        raw = self._store.engine.connect()
+        try:
+            conn = raw.execution_options(**{WRITE: True})
+            conn.begin()
+            batch = _Batch(raw, conn, _lock_head(conn))
+        except BaseException:
+            raw.close()
+            raise
+        self._batch = batch
+        return batch
+
+    def _hand_on(self, batch: _Batch | None, *, waits: bool) -> None:
+        """Commit the batch when nobody is queued behind this member (or it is full);
+        otherwise leave it to the next and, if this member changed something (``waits``),
+        wait until the batch is durable."""
+        with self._queue:
+            last = self._queued == 0
+        if batch is None or batch.failure is not None or last or batch.members >= self._cap:
+            if batch is not None:
+                self._finish(batch)
+            self._turn.release()
+            return
+        self._turn.release()
+        if waits:
+            batch.durable.wait()
+
+    def _finish(self, batch: _Batch) -> None:
+        self._batch = None
+        try:
+            if batch.failure is None:
+                batch.conn.commit()
+                self.batches += 1
+                self.changes += batch.members
+            else:
+                batch.conn.rollback()
+        except SQLAlchemyError as e:
+            batch.failure = e
+        finally:
+            batch.raw.close()
+            batch.durable.set()
 
 
 def _first_line(error: object) -> str:

@@ -267,6 +267,9 @@ def test_resolve_verify_proves_the_promotion_and_catches_a_stage_row_the_ledger_
         "WHERE entry = 'support-bot' AND stage = 'production' AND effective_to IS NULL",
         who=json.dumps(["mallory@example.com"]),
     )
+    # The server answers from memory until the ledger moves; any change moves it.
+    moved = estate.cli("tokens", "create", "--name", "after-tampering", token=bob)
+    assert moved[0] == 0, moved[2]
     code, out, err = estate.cli("resolve", "customer-support", token=bob)
     assert code == 0
     assert "mallory@example.com" in out
@@ -284,6 +287,8 @@ def test_resolve_verify_proves_the_promotion_and_catches_a_stage_row_the_ledger_
         "WHERE entry = 'support-bot' AND stage = 'production' AND effective_to IS NULL",
         who=json.dumps(answer["approved_by"]),
     )
+    moved = estate.cli("tokens", "create", "--name", "after-tampering-again", token=bob)
+    assert moved[0] == 0, moved[2]
     code, out, err = estate.cli("resolve", "customer-support", "--verify", token=bob)
     assert "ledger event 2 does not say so" in error_line(code, out, err)
 
