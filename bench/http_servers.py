@@ -27,17 +27,20 @@ requests per second for each; the ratio is ours/MLflow of the p50.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import multiprocessing
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -81,34 +84,80 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seed_ours(root: Path, versions: int) -> tuple[str, str, dict[str, Any]]:
-    """A registry with ``versions`` versions of one model, the newest in production
-    through a stack; a token; and a registration body for ``POST /api/v1/versions``."""
+def seed_ours(root: Path, versions: int, applies: int) -> dict[str, Any]:
+    """A registry with ``versions`` versions of one model, the newest pinned by a stack in
+    production; ``applies`` more models with one version each in staging and an approved
+    production request (the set-production case applies them in turn); a token."""
     sys.path.insert(0, str(ROOT))
-    from registry_pipeline.inspection import inspect_source
+    import yaml
+
     from registry_pipeline.service import Registry
 
-    (root / "catalog.yaml").write_text(CATALOG)
+    catalog = yaml.safe_load(CATALOG)
+    for k in range(applies):
+        catalog["entries"][f"apply-{k}"] = {
+            "kind": "classifier",
+            "owner": "ml@example.com",
+            "license": "mit",
+        }
+    (root / "catalog.yaml").write_text(yaml.safe_dump(catalog))
     url = f"sqlite:///{root / 'ours.db'}"
     Registry.init(url, catalog=root / "catalog.yaml", actor="admin@example.com")
     ml = Registry.open(url, actor="ml@example.com")
-    for n in range(versions):
-        source = root / "src" / f"v{n}"
-        source.mkdir(parents=True)
-        (source / "model.bin").write_bytes(f"weights {n}".encode())
-        ml.register("bench-model", source)
-    ml.register_stack("bench-stack", [f"bench-model@{versions}"])
     approver = Registry.open(url, actor="approver@example.com")
-    for stage in ("staging", "production"):
-        request = ml.request_promotion("bench-stack@1", to=stage, reason="bench")
-        approver.approve(request.id, reason="bench")
-        ml.apply(request.id)
+
+    def version(entry: str, n: int) -> None:
+        source = root / "src" / entry / str(n)
+        source.mkdir(parents=True)
+        (source / "model.bin").write_bytes(f"weights {entry} {n}".encode())
+        ml.register(entry, source)
+
+    def promote(ref: str, stage: str, *, apply: bool = True) -> int:
+        request_id = ml.request_promotion(ref, to=stage, reason="bench").id
+        approver.approve(request_id, reason="bench")
+        if apply:
+            ml.apply(request_id)
+        return request_id
+
+    for n in range(versions):
+        version("bench-model", n)
+    ml.register_stack("bench-stack", [f"bench-model@{versions}"])
+    promote("bench-stack@1", "staging")
+    promote("bench-stack@1", "production")
+    pending = []
+    for k in range(applies):
+        version(f"apply-{k}", 0)
+        promote(f"apply-{k}@1", "staging")
+        pending.append(promote(f"apply-{k}@1", "production", apply=False))
     token = Registry.open(url, actor="operator").tokens.create(principal="ml@example.com").token
-    probe = root / "src" / "probe"
-    probe.mkdir()
-    (probe / "model.bin").write_bytes(b"probe")
-    inspection = inspect_source(probe).to_dict()
-    return url, token, {"entry": "bench-model", "inspection": inspection}
+    return {"url": url, "token": token, "pending": pending, "db": root / "ours.db"}
+
+
+def registration(client: int, n: int) -> Request:
+    """A registration of new content (its own file digest), as a training job would send
+    after inspecting its output: the manifest, the detected format, the source."""
+    from registry_pipeline.core.digests import FileDigest, build_manifest
+
+    sha = hashlib.sha256(f"{os.getpid()}-{client}-{n}".encode()).hexdigest()
+    manifest = build_manifest([FileDigest(path="model.bin", size=1000, sha256=sha)])
+    inspection = {
+        "detected": {
+            "format": "files",
+            "facts": {},
+            "card": {},
+            "evals": [],
+            "upstream": [],
+            "warnings": [],
+        },
+        "manifest": {
+            "format": "registry-pipeline/manifest/v1",
+            "digest": manifest.digest,
+            "files": [{"path": "model.bin", "size": 1000, "sha256": sha}],
+        },
+        "source": f"s3://bench-models/{sha[:16]}",
+    }
+    body = json.dumps({"entry": "bench-model", "inspection": inspection}).encode()
+    return ("POST", "/api/v1/versions", body)
 
 
 SEED_MLFLOW = """
@@ -158,21 +207,27 @@ def serving(argv: list[str], port: int, health: str, cwd: Path) -> Iterator[None
             process.kill()
 
 
-def _client(args: tuple[int, str, str, bytes | None, dict[str, str], float, Any]) -> None:
-    port, method, path, body, headers, seconds, out = args
+#: A request a client sends: method, path, body.
+Request = tuple[str, str, bytes | None]
+
+
+def _client(args: tuple[int, Any, dict[str, str], float, int, Any]) -> None:
+    """One keep-alive connection sending ``make(n)`` for n = 0, 1, ... for ``seconds`` (or
+    ``limit`` requests); the requests are built before the clock starts."""
+    port, make, headers, seconds, limit, out = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    prepared = [make(n) for n in range(limit)]
     latencies: list[float] = []
     errors = 0
     first_error = ""
     end = time.perf_counter() + seconds
-    n = 0
-    while time.perf_counter() < end:
-        payload = body
-        if body is not None and b"@N@" in body:
-            payload = body.replace(b"@N@", f"{os.getpid()}-{n}".encode())
-        n += 1
+    for method, path, body in prepared:
+        if time.perf_counter() >= end:
+            break
         started = time.perf_counter()
-        conn.request(method, path, body=payload, headers=headers)
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         text = response.read()
         latencies.append(time.perf_counter() - started)
@@ -184,22 +239,24 @@ def _client(args: tuple[int, str, str, bytes | None, dict[str, str], float, Any]
 
 def load(
     port: int,
-    method: str,
-    path: str,
+    make: Any,
     *,
     clients: int,
     seconds: float,
-    body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    limit: int = 6000,
 ) -> dict[str, float]:
-    """``clients`` processes, one connection each, for ``seconds``: p50, p99, req/s."""
-    queue: Any = multiprocessing.get_context("fork").Queue()
+    """``clients`` processes, one connection each, for ``seconds``: p50, p99, req/s.
+
+    ``make(client, n)`` builds client ``client``'s n-th request."""
+    ctx = multiprocessing.get_context("fork")
+    queue: Any = ctx.Queue()
     procs = [
-        multiprocessing.get_context("fork").Process(
+        ctx.Process(
             target=_client,
-            args=((port, method, path, body, headers or {}, seconds, queue),),
+            args=((port, partial(make, c), headers or {}, seconds, limit, queue),),
         )
-        for _ in range(clients)
+        for c in range(clients)
     ]
     for p in procs:
         p.start()
@@ -210,16 +267,28 @@ def load(
     errors = sum(e for _, e, _ in results)
     problem = next((p for _, _, p in results if p), "")
     if problem:
-        print(f"  {method} {path}: {errors} errors, first: {problem}", flush=True)
+        print(f"  {errors} errors, first: {problem}", flush=True)
     if not latencies:
-        return {"p50": float("nan"), "p99": float("nan"), "rps": 0.0, "errors": errors}
+        return {"p50": float("nan"), "p99": float("nan"), "rps": 0.0, "errors": errors, "n": 0}
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    busy = max(sum(lat) for lat, _, _ in results)
     return {
         "p50": pick(0.5) * 1000,
         "p99": pick(0.99) * 1000,
-        "rps": len(latencies) / seconds,
+        "rps": len(latencies) / busy if busy else 0.0,
         "errors": errors,
+        "n": len(latencies),
     }
+
+
+def _numbers(db: Path, sql: str) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return sorted(int(r[0]) for r in conn.execute(sql))
+
+
+def gap_free(numbers: list[int]) -> bool:
+    """Version numbers 1..N, each once."""
+    return numbers == list(range(1, len(numbers) + 1))
 
 
 def main() -> None:
@@ -227,107 +296,141 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--versions", type=int, default=200)
     parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--applies", type=int, default=300, help="set-production calls")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON last")
     options = parser.parse_args()
+    results = run(options)
+    if options.json:
+        print(json.dumps(results, default=str))
+
+
+def run(options: argparse.Namespace) -> dict[str, Any]:
+    """Seed both servers, measure every case, print the table; the results."""
     counts = [int(c) for c in options.clients.split(",")]
     peer = peer_python()
-    rows: list[tuple[str, str, int, dict[str, float], dict[str, float]]] = []
+    rows: list[dict[str, Any]] = []
+    checks: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         print(f"seeding {options.versions} versions on each side", flush=True)
-        ours_url, token, register_body = seed_ours(root, options.versions)
-        mlflow_uri = seed_mlflow(peer, root, options.versions)
-        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        register_body["inspection"]["source"] = "@N@"
-        ours_register = json.dumps(register_body).encode()
-        theirs_register = json.dumps(
-            {"name": "bench-model", "source": "s3://bench-models/@N@"}
-        ).encode()
+        ours = seed_ours(root, options.versions, options.applies)
+        mlflow_uri = seed_mlflow(peer, root, options.versions + options.applies)
+        auth = {"Authorization": f"Bearer {ours['token']}", "Content-Type": "application/json"}
+        plain = {"Content-Type": "application/json"}
+        pending: list[int] = ours["pending"]
+        first_alias = options.versions + 1
+
+        def get(path: str) -> Any:
+            return lambda _c, _n: ("GET", path, None)
+
+        def their_create(c: int, n: int) -> Request:
+            body = {"name": "bench-model", "source": f"s3://bench-models/{os.getpid()}-{c}-{n}"}
+            return ("POST", "/api/2.0/mlflow/model-versions/create", json.dumps(body).encode())
+
+        def their_alias(_c: int, n: int) -> Request:
+            body = {"name": "bench-model", "alias": "production", "version": str(first_alias + n)}
+            return ("POST", "/api/2.0/mlflow/registered-models/alias", json.dumps(body).encode())
+
+        alias_path = "/api/2.0/mlflow/registered-models/alias?name=bench-model&alias=production"
         for workers in (1, 4):
             ours_port, their_port = free_port(), free_port()
-            ours_cmd = [str(OURS), "-m", "registry_pipeline.cli", "--database", ours_url]
+            ours_cmd = [str(OURS), "-m", "registry_pipeline.cli", "--database", ours["url"]]
             ours_cmd += ["serve", "--port", str(ours_port), "--workers", str(workers)]
             ours_cmd += ["--rate-limit", "10000000"]  # the load is one principal
             their_cmd = [str(peer.parent / "mlflow"), "server", "--backend-store-uri"]
             their_cmd += [mlflow_uri, "--host", "127.0.0.1", "--port", str(their_port)]
             their_cmd += ["--workers", str(workers)]
+            # (name, ours, theirs, client counts, requests per client, warm-up)
+            cases: list[tuple[str, Any, Any, list[int], int, bool]] = [
+                ("empty", get("/healthz"), get("/health"), counts, 6000, True)
+            ]
+            if workers == 1:
+                cases += [
+                    ("resolve", get("/api/v1/workloads/bench/resolve"), get(alias_path),
+                     counts, 6000, True),
+                    ("register", lambda c, n: registration(c, n), their_create, counts, 6000,
+                     True),
+                    ("set production",
+                     lambda _c, n: ("POST", f"/api/v1/requests/{pending[n]}/apply", None),
+                     their_alias, [1], len(pending), False),
+                ]  # fmt: skip
             with (
                 serving(ours_cmd, ours_port, "/healthz", root),
                 serving(their_cmd, their_port, "/health", root),
             ):
-                cases = [("empty", ("GET", "/healthz", None, {}), ("GET", "/health", None, {}))]
-                if workers == 1:
-                    cases += [
-                        (
-                            "resolve",
-                            ("GET", "/api/v1/workloads/bench/resolve", None, auth),
-                            (
-                                "GET",
-                                "/api/2.0/mlflow/registered-models/alias"
-                                "?name=bench-model&alias=production",
-                                None,
-                                {},
-                            ),
-                        ),
-                        (
-                            "register",
-                            ("POST", "/api/v1/versions", ours_register, auth),
-                            (
-                                "POST",
-                                "/api/2.0/mlflow/model-versions/create",
-                                theirs_register,
-                                {"Content-Type": "application/json"},
-                            ),
-                        ),
-                    ]
-                for name, ours_req, their_req in cases:
-                    for clients in counts:
-                        if name != "empty" and workers == 4:
-                            continue
+                for name, ours_make, their_make, clients_list, limit, warm in cases:
+                    for clients in clients_list:
                         measured = []
-                        for port, (method, path, body, headers) in (
-                            (ours_port, ours_req),
-                            (their_port, their_req),
+                        for port, make, headers in (
+                            (ours_port, ours_make, auth),
+                            (their_port, their_make, plain),
                         ):
+                            if warm:
+                                load(port, make, clients=clients, seconds=0.5, headers=headers)
                             measured.append(
                                 load(
                                     port,
-                                    method,
-                                    path,
+                                    make,
                                     clients=clients,
                                     seconds=options.seconds,
-                                    body=body,
                                     headers=headers,
+                                    limit=limit,
                                 )
                             )
-                        rows.append((name, f"{workers}", clients, measured[0], measured[1]))
-                        print_row(rows[-1])
+                        row = {
+                            "op": name,
+                            "workers": workers,
+                            "clients": clients,
+                            "ours": measured[0],
+                            "mlflow": measured[1],
+                        }
+                        rows.append(row)
+                        print_row(row)
+        ours_numbers = _numbers(
+            ours["db"], "SELECT number FROM versions WHERE entry = 'bench-model'"
+        )
+        their_numbers = _numbers(
+            root / "mlflow.db", "SELECT version FROM model_versions WHERE name = 'bench-model'"
+        )
+        checks = {
+            "ours_versions": len(ours_numbers),
+            "ours_gap_free": gap_free(ours_numbers),
+            "mlflow_versions": len(their_numbers),
+            "mlflow_gap_free": gap_free(their_numbers),
+        }
     print()
     print(
-        "| operation | workers | clients | ours p50 / p99 ms | MLflow p50 / p99 ms "
-        "| ours / MLflow p50 | ours req/s | MLflow req/s |"
+        "| operation | server workers | clients | ours p50 / p99 ms | MLflow p50 / p99 ms "
+        "| ours / MLflow p50 | ours req/s | MLflow req/s | errors ours / MLflow |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(markdown_row(row))
-
-
-def print_row(row: tuple[str, str, int, dict[str, float], dict[str, float]]) -> None:
-    name, workers, clients, ours, theirs = row
     print(
-        f"{name:9} workers={workers} clients={clients:2}: ours {ours['p50']:.2f} ms "
-        f"({ours['rps']:.0f}/s, {ours['errors']} errors), MLflow {theirs['p50']:.2f} ms "
-        f"({theirs['rps']:.0f}/s, {theirs['errors']} errors)",
+        f"\nversion numbers after the run: ours {checks['ours_versions']} "
+        f"({'gap-free' if checks['ours_gap_free'] else 'GAPS'}), MLflow "
+        f"{checks['mlflow_versions']} ({'gap-free' if checks['mlflow_gap_free'] else 'GAPS'})"
+    )
+    return {"rows": rows, "checks": checks, "seconds": options.seconds}
+
+
+def print_row(row: dict[str, Any]) -> None:
+    ours, theirs = row["ours"], row["mlflow"]
+    print(
+        f"{row['op']:15} workers={row['workers']} clients={row['clients']:2}: ours "
+        f"{ours['p50']:.2f} ms ({ours['rps']:.0f}/s, {ours['errors']} errors), MLflow "
+        f"{theirs['p50']:.2f} ms ({theirs['rps']:.0f}/s, {theirs['errors']} errors)",
         flush=True,
     )
 
 
-def markdown_row(row: tuple[str, str, int, dict[str, float], dict[str, float]]) -> str:
-    name, workers, clients, ours, theirs = row
+def markdown_row(row: dict[str, Any]) -> str:
+    ours, theirs = row["ours"], row["mlflow"]
     ratio = ours["p50"] / theirs["p50"] if theirs["p50"] else float("nan")
     return (
-        f"| {name} | {workers} | {clients} | {ours['p50']:.2f} / {ours['p99']:.2f} "
-        f"| {theirs['p50']:.2f} / {theirs['p99']:.2f} | {ratio:.2f}x "
-        f"| {ours['rps']:.0f} | {theirs['rps']:.0f} |"
+        f"| {row['op']} | {row['workers']} | {row['clients']} | {ours['p50']:.2f} / "
+        f"{ours['p99']:.2f} | {theirs['p50']:.2f} / {theirs['p99']:.2f} | {ratio:.2f}x "
+        f"| {ours['rps']:.0f} | {theirs['rps']:.0f} | {ours['errors']} / {theirs['errors']} |"
     )
 
 

@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -73,22 +74,26 @@ async def _drain() -> Message:
 
 
 class RateLimit:
-    """A per-principal sliding window: at most ``per_minute`` requests in 60 s."""
+    """A per-principal sliding window: at most ``per_minute`` requests in 60 s.
+
+    Each principal's window is a queue of its request times, oldest first: a check drops
+    the times that left the window from the front, so it costs O(1) amortised however
+    busy the principal is."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, list[float]] = {}
+        self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def check(self, principal: str) -> None:
         now = time.monotonic()
         with self._lock:
-            hits = [t for t in self._hits.get(principal, []) if now - t < 60]
+            hits = self._hits.setdefault(principal, deque())
+            while hits and now - hits[0] >= 60:
+                hits.popleft()
             if len(hits) >= self.per_minute:
-                self._hits[principal] = hits
                 raise Throttled(int(60 - (now - hits[0])) + 1)
             hits.append(now)
-            self._hits[principal] = hits
 
 
 class Metrics:

@@ -70,8 +70,9 @@ def principal(request: Request) -> Principal:
     return found
 
 
-def registry(request: Request, who: Annotated[Principal, Depends(principal)]) -> Registry:
-    """The registry acting as the authenticated caller."""
+async def registry(request: Request, who: Annotated[Principal, Depends(principal)]) -> Registry:
+    """The registry acting as the authenticated caller (no I/O: async, so that FastAPI
+    does not spend a worker-thread hop on it)."""
     shared = state(request)
     return Registry(shared.store(), principal=who, deployments=shared.deployments)
 

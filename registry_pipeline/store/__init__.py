@@ -193,12 +193,23 @@ class Store:
 
     def head_key(self) -> tuple[int, str]:
         """The ledger head's ``(seq, hash)``, in one statement outside any transaction:
-        what answers kept in memory are keyed by."""
-        with self.translate(), self.engine.connect() as conn:
-            seq, hashed = conn.exec_driver_sql(
-                "SELECT seq, hash FROM ledger_head WHERE id = 1"
-            ).one()
-        return int(seq), str(hashed)
+        what answers kept in memory are keyed by. It runs on the pooled driver connection
+        itself (no SQLAlchemy connection, no ``BEGIN``): every request pays for it."""
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        with self.translate():
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("SELECT seq, hash FROM ledger_head WHERE id = 1")
+                row = cursor.fetchone()
+                cursor.close()
+            except dbapi_error as e:
+                raise StoreUnavailable(f"database error: {_first_line(e)}") from e
+            finally:
+                raw.close()
+        if row is None:
+            raise StoreUnavailable("the ledger head row is missing")
+        return int(row[0]), str(row[1])
 
     @contextmanager
     def write(self, actor: str, auth: Mapping[str, Any] | None = None) -> Iterator[Tx]:

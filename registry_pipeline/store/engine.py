@@ -15,6 +15,10 @@ from registry_pipeline.settings import DEFAULT_DATABASE_URL
 DEFAULT_URL = DEFAULT_DATABASE_URL
 WRITE = "registry_write"
 BUSY_TIMEOUT_MS = 60_000
+#: Connections kept open: a SQLite connection is a file handle (the server runs up to 40
+#: request threads); a PostgreSQL one is a server process, so fewer are kept.
+SQLITE_POOL = 40
+POSTGRES_POOL = 10
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -52,7 +56,9 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     """
     path = sqlite_path(url)
     if path is None:
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=POSTGRES_POOL, max_overflow=POSTGRES_POOL
+        )
     if not path.exists():
         if not create:
             raise NotFound(
@@ -62,8 +68,13 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
     # A pooled connection stays open between operations: closing the last connection to
     # a WAL database checkpoints it, which would cost every CLI-scale operation a few ms.
+    # The pool is as large as the server's worker threads, so that no request pays for a
+    # connection (and its pragmas) that an overflow slot would close again on return.
     engine = create_engine(
-        url, pool_size=2, max_overflow=8, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+        url,
+        pool_size=SQLITE_POOL,
+        max_overflow=SQLITE_POOL,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
     )
 
     @event.listens_for(engine, "connect")

@@ -350,3 +350,26 @@ def test_register_eval_and_stack_through_the_server(estate: Estate, tmp_path: Pa
     assert _cli(estate, *stack_args, who="support-ml") == _cli(
         estate, *stack_args, who="support-ml", remote=False
     )
+
+
+def test_a_principal_over_its_rate_is_429_and_the_others_are_not(estate: Estate) -> None:
+    from support.server import start_server, stop_server
+
+    process, url = start_server(
+        estate.database,
+        cwd=Path(estate.database.removeprefix("sqlite:///")).parent,
+        args=("--rate-limit", "5"),
+    )
+    try:
+        alice = {"Authorization": f"Bearer {estate.tokens['alice']}"}
+        bob = {"Authorization": f"Bearer {estate.tokens['bob']}"}
+        answers = [httpx.get(f"{url}{API}/whoami", headers=alice, timeout=30) for _ in range(6)]
+        assert [r.status_code for r in answers] == [200] * 5 + [429]
+        body = _problem(answers[-1], 429)
+        assert body["code"] == "TooManyRequests"
+        assert 1 <= int(answers[-1].headers["retry-after"]) <= 61
+        assert httpx.get(f"{url}{API}/whoami", headers=bob, timeout=30).status_code == 200
+        refused = httpx.get(f"{url}{API}/whoami", headers=alice, timeout=30)
+        assert refused.status_code == 429  # a refused request does not reset the window
+    finally:
+        stop_server(process)
