@@ -32,6 +32,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -281,6 +282,90 @@ def load(
     }
 
 
+WRK_SCRIPT = """
+local bodies, n, method, path = {}, 0, "GET", "/"
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  method, path = args[1], args[2]
+  if args[3] ~= nil and args[3] ~= "" then
+    for line in io.lines(args[3] .. "." .. id) do bodies[#bodies + 1] = line end
+  end
+end
+function request()
+  n = n + 1
+  if #bodies == 0 then return wrk.format(method, path) end
+  return wrk.format(method, path, nil, bodies[(n - 1) % #bodies + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+#: wrk's threads; each keeps its share of the connections.
+WRK_THREADS = 2
+
+
+def wrk_load(
+    port: int,
+    make: Any,
+    *,
+    clients: int,
+    seconds: float,
+    headers: dict[str, str],
+    folder: Path,
+    per_thread: int = 20_000,
+) -> dict[str, float] | None:
+    """The same load from ``wrk`` (C, a few % of a core for the whole load), when it is
+    installed (Debian's ``wrk``): ``None`` otherwise. Bodies that must differ (a
+    registration each) are built beforehand, one file per wrk thread."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    threads = min(WRK_THREADS, clients)
+    method, path, body = make(0, 0)
+    bodies = ""
+    if body is not None:
+        bodies = str(folder / f"bodies-{port}-{time.monotonic_ns()}")
+        for t in range(threads):
+            lines = (make(1000 + t, n)[2] for n in range(per_thread))
+            Path(f"{bodies}.{t}").write_bytes(b"\n".join(x for x in lines if x) + b"\n")
+    script = folder / "wrk.lua"
+    script.write_text(WRK_SCRIPT)
+    argv = [
+        wrk,
+        "-t",
+        str(threads),
+        "-c",
+        str(clients),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--latency",
+    ]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    argv += ["-s", str(script), f"http://127.0.0.1:{port}", "--", method, path, bodies]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 120)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("WRK "))
+    found = json.loads(line[4:])
+    return {
+        "p50": found["p50_us"] / 1000,
+        "p99": found["p99_us"] / 1000,
+        "rps": found["requests"] / (found["duration_us"] / 1e6),
+        "errors": found["errors"],
+        "n": found["requests"],
+    }
+
+
 def _numbers(db: Path, sql: str) -> list[int]:
     with sqlite3.connect(db) as conn:
         return sorted(int(r[0]) for r in conn.execute(sql))
@@ -358,6 +443,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 serving(ours_cmd, ours_port, "/healthz", root),
                 serving(their_cmd, their_port, "/health", root),
             ):
+                time.sleep(5)  # MLflow's server keeps starting helpers after /health answers
                 for name, ours_make, their_make, clients_list, limit, warm in cases:
                     for clients in clients_list:
                         measured = []
@@ -379,10 +465,35 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                             )
                         row = {
                             "op": name,
+                            "driver": "http.client",
                             "workers": workers,
                             "clients": clients,
                             "ours": measured[0],
                             "mlflow": measured[1],
+                        }
+                        rows.append(row)
+                        print_row(row)
+                    if not warm or workers != 1:
+                        continue
+                    heavy = max(clients_list)
+                    by_wrk = [
+                        wrk_load(
+                            port, make, clients=heavy, seconds=options.seconds,
+                            headers=headers, folder=root,
+                        )
+                        for port, make, headers in (
+                            (ours_port, ours_make, auth),
+                            (their_port, their_make, plain),
+                        )
+                    ]  # fmt: skip
+                    if by_wrk[0] is not None and by_wrk[1] is not None:
+                        row = {
+                            "op": name,
+                            "driver": "wrk",
+                            "workers": workers,
+                            "clients": heavy,
+                            "ours": by_wrk[0],
+                            "mlflow": by_wrk[1],
                         }
                         rows.append(row)
                         print_row(row)
@@ -400,10 +511,11 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         }
     print()
     print(
-        "| operation | server workers | clients | ours p50 / p99 ms | MLflow p50 / p99 ms "
+        "| operation | load from | server workers | clients | ours p50 / p99 ms "
+        "| MLflow p50 / p99 ms "
         "| ours / MLflow p50 | ours req/s | MLflow req/s | errors ours / MLflow |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(markdown_row(row))
     print(
@@ -417,7 +529,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
 def print_row(row: dict[str, Any]) -> None:
     ours, theirs = row["ours"], row["mlflow"]
     print(
-        f"{row['op']:15} workers={row['workers']} clients={row['clients']:2}: ours "
+        f"{row['op']:15} {row['driver']:11} workers={row['workers']} "
+        f"clients={row['clients']:2}: ours "
         f"{ours['p50']:.2f} ms ({ours['rps']:.0f}/s, {ours['errors']} errors), MLflow "
         f"{theirs['p50']:.2f} ms ({theirs['rps']:.0f}/s, {theirs['errors']} errors)",
         flush=True,
@@ -428,7 +541,8 @@ def markdown_row(row: dict[str, Any]) -> str:
     ours, theirs = row["ours"], row["mlflow"]
     ratio = ours["p50"] / theirs["p50"] if theirs["p50"] else float("nan")
     return (
-        f"| {row['op']} | {row['workers']} | {row['clients']} | {ours['p50']:.2f} / "
+        f"| {row['op']} | {row['driver']} | {row['workers']} | {row['clients']} | "
+        f"{ours['p50']:.2f} / "
         f"{ours['p99']:.2f} | {theirs['p50']:.2f} / {theirs['p99']:.2f} | {ratio:.2f}x "
         f"| {ours['rps']:.0f} | {theirs['rps']:.0f} | {ours['errors']} / {theirs['errors']} |"
     )

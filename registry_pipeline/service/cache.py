@@ -75,6 +75,20 @@ def cache_of(store: Store) -> HeadCache:
         return found
 
 
+def cached_after(store: Store, key: Hashable, compute: Callable[[], T]) -> T:
+    """Like :func:`cached`, for an answer one statement reads: ``compute()`` runs after
+    the head was read, so what it sees is at least as new as that head, and it is kept
+    under it (a head that moved since is a miss for every later caller)."""
+    cache = cache_of(store)
+    head = store.head_key()
+    hit, answer = cache.get(head, key)
+    if hit:
+        return answer  # type: ignore[no-any-return]
+    fresh = compute()
+    cache.put(head, key, fresh)
+    return fresh
+
+
 def cached(store: Store, key: Hashable, compute: Callable[[], tuple[Head, T]]) -> T:
     """The answer for ``key`` at the current head: kept, or ``compute()``d, which returns
     the head its own read transaction saw with the answer."""

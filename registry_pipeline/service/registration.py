@@ -89,7 +89,7 @@ def _plan(
     """The catalog, and the upstream pins (given and resolved from the artifact's hints),
     checked against what the catalog declares, before any byte is hashed."""
     check_name(entry)
-    with ctx.store.read() as conn:
+    with ctx.store.single_read() as conn:  # a catalog row never changes once recorded
         catalog = ctx.catalog(conn)
     spec = catalog.entry(entry)
     if spec.kind is EntryKind.STACK:

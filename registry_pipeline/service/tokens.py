@@ -25,11 +25,10 @@ from registry_pipeline.core.identity import (
 from registry_pipeline.core.kinds import check_name
 from registry_pipeline.core.names import check_actor
 from registry_pipeline.core.times import format_time, parse_stored
-from registry_pipeline.service.cache import Head, cached
+from registry_pipeline.service.cache import cached_after
 from registry_pipeline.service.context import Context
 from registry_pipeline.store import Store
 from registry_pipeline.store import tokens as stored
-from registry_pipeline.store.ledger import head as ledger_head
 from registry_pipeline.store.tokens import StoredToken
 
 
@@ -190,12 +189,11 @@ def authenticate(store: Store, secret: str, *, now: datetime | None = None) -> P
         raise Unauthenticated("malformed token", step=Step.LOG_IN)
     hashed = token_hash(secret)
 
-    def lookup() -> tuple[Head, StoredToken | None]:
-        with store.read() as conn:
-            head = ledger_head(conn)
-            return (head.seq, head.hash), stored.by_secret_hash(conn, hashed)
+    def lookup() -> StoredToken | None:
+        with store.single_read() as conn:  # one statement
+            return stored.by_secret_hash(conn, hashed)
 
-    token = cached(store, ("token", hashed), lookup)  # minting and revoking move the head
+    token = cached_after(store, ("token", hashed), lookup)  # minting, revoking move the head
     if token is None:
         raise Unauthenticated("unknown token", step=Step.LOG_IN)
     if token.revoked_at is not None:

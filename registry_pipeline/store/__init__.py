@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from registry_pipeline.core.digests import canonical_json
@@ -30,7 +30,17 @@ from registry_pipeline.errors import (
     StoreUnavailable,
 )
 from registry_pipeline.store import merkle, migrations, schema
-from registry_pipeline.store.engine import WRITE, make_engine
+from registry_pipeline.store.engine import SINGLE, WRITE, make_engine
+
+# Statements every write runs, built once: SQLAlchemy then only looks up their compiled
+# form, instead of building and keying a new statement per call.
+_LOCK_HEAD = select(schema.ledger_head).where(schema.ledger_head.c.id == 1).with_for_update()
+_INSERT_EVENT = schema.ledger.insert()
+_MOVE_HEAD = (
+    schema.ledger_head.update()
+    .where(schema.ledger_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), recorded_at=bindparam("new_at"))
+)
 
 
 def dumps(value: Any) -> str:
@@ -87,23 +97,23 @@ class Tx:
             )
         )
         self.conn.execute(
-            schema.ledger.insert().values(
-                seq=event.seq,
-                recorded_at=event.recorded_at,
-                actor=event.actor,
-                action=event.action,
-                subject=event.subject,
-                payload=dumps(event.payload),
-                prev_hash=event.prev_hash,
-                hash=event.hash,
-                auth=dumps(event.auth) if event.auth is not None else None,
-            )
+            _INSERT_EVENT,
+            {
+                "seq": event.seq,
+                "recorded_at": event.recorded_at,
+                "actor": event.actor,
+                "action": event.action,
+                "subject": event.subject,
+                "payload": dumps(event.payload),
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+                "auth": dumps(event.auth) if event.auth is not None else None,
+            },
         )
         merkle.append(self.conn, event.seq, event.hash)
         self.conn.execute(
-            schema.ledger_head.update()
-            .where(schema.ledger_head.c.id == 1)
-            .values(seq=event.seq, hash=event.hash, recorded_at=event.recorded_at)
+            _MOVE_HEAD,
+            {"new_seq": event.seq, "new_hash": event.hash, "new_at": event.recorded_at},
         )
         self._seq, self._hash = event.seq, event.hash
         return event
@@ -191,6 +201,14 @@ class Store:
         with self.translate(), self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def single_read(self) -> Iterator[Connection]:
+        """A connection for reads that each stand alone: no transaction is begun, so each
+        statement sees the newest commit (cheaper than :meth:`read`, but two statements
+        may see two states: use it for one statement, or for rows that never change)."""
+        with self.translate(), self.engine.connect() as conn:
+            yield conn.execution_options(**{SINGLE: True})
+
     def head_key(self) -> tuple[int, str]:
         """The ledger head's ``(seq, hash)``, in one statement outside any transaction:
         what answers kept in memory are keyed by. It runs on the pooled driver connection
@@ -260,13 +278,7 @@ class Store:
 
 def _lock_head(conn: Connection) -> dict[str, Any]:
     """Read the ledger head, locking it until the transaction ends."""
-    return dict(
-        conn.execute(
-            select(schema.ledger_head).where(schema.ledger_head.c.id == 1).with_for_update()
-        )
-        .mappings()
-        .one()
-    )
+    return dict(conn.execute(_LOCK_HEAD).mappings().one())
 
 
 class _Batch:

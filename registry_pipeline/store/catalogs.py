@@ -20,10 +20,16 @@ class StoredEntry:
     owner: str
 
 
+_LATEST = (
+    select(schema.catalogs.c.id, schema.catalogs.c.digest)
+    .order_by(schema.catalogs.c.id.desc())
+    .limit(1)
+)
+
+
 def latest_digest(conn: Connection) -> tuple[int, str] | None:
     """``(id, digest)`` of the newest recorded catalog, or ``None``."""
-    t = schema.catalogs
-    row = conn.execute(select(t.c.id, t.c.digest).order_by(t.c.id.desc()).limit(1)).first()
+    row = conn.execute(_LATEST).first()
     return (int(row[0]), str(row[1])) if row is not None else None
 
 

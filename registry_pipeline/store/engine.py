@@ -14,6 +14,9 @@ from registry_pipeline.settings import DEFAULT_DATABASE_URL
 
 DEFAULT_URL = DEFAULT_DATABASE_URL
 WRITE = "registry_write"
+#: An execution option: the connection runs single statements, no ``BEGIN`` (each one is
+#: its own snapshot; for reads that need no more).
+SINGLE = "registry_single"
 BUSY_TIMEOUT_MS = 60_000
 #: Connections kept open: a SQLite connection is a file handle (the server runs up to 40
 #: request threads); a PostgreSQL one is a server process, so fewer are kept.
@@ -89,7 +92,9 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        writing = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(SINGLE, False):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE, False) else "BEGIN")
 
     return engine

@@ -16,6 +16,9 @@ T = TypeVar("T")
 _BATCH = 5000
 
 
+_INSERT_NODES = schema.merkle_nodes.insert()
+
+
 def append(conn: Connection, seq: int, event_hash: str) -> None:
     """Add the leaf of event ``seq`` and every node it completes."""
     index = seq - 1
@@ -28,7 +31,7 @@ def append(conn: Connection, seq: int, event_hash: str) -> None:
         for level, at in above:
             right = merkle.node_hash(found[(level - 1, 2 * at)], right)
             rows.append({"level": level, "idx": at, "hash": right.hex()})
-    conn.execute(schema.merkle_nodes.insert(), rows)
+    conn.execute(_INSERT_NODES, rows)
 
 
 @lru_cache(maxsize=128)

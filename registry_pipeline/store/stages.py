@@ -110,6 +110,9 @@ def history(conn: Connection, entry: str, stage: Stage | None = None) -> list[As
     return [_assignment(r) for r in rows]
 
 
+_OPEN = t.insert()
+
+
 def open_(
     conn: Connection,
     *,
@@ -126,20 +129,21 @@ def open_(
 ) -> None:
     """Open a new assignment of ``entry@number`` to ``stage`` from ``at``."""
     conn.execute(
-        t.insert().values(
-            entry=entry,
-            number=number,
-            stage=stage,
-            effective_from=at,
-            effective_to=None,
-            recorded_at=at,
-            actor=actor,
-            reason=reason,
-            cause=cause,
-            request_id=request_id,
-            approved_by=dumps(list(approved_by)),
-            ledger_seq=ledger_seq,
-        )
+        _OPEN,
+        {
+            "entry": entry,
+            "number": number,
+            "stage": stage,
+            "effective_from": at,
+            "effective_to": None,
+            "recorded_at": at,
+            "actor": actor,
+            "reason": reason,
+            "cause": cause,
+            "request_id": request_id,
+            "approved_by": dumps(list(approved_by)),
+            "ledger_seq": ledger_seq,
+        },
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from registry_pipeline.errors import NotFound
 from registry_pipeline.store import schema
@@ -63,10 +63,12 @@ def by_id(conn: Connection, token_id: int) -> StoredToken:
     return _token(row)
 
 
+_BY_SECRET = select(schema.tokens).where(schema.tokens.c.secret_sha256 == bindparam("secret"))
+
+
 def by_secret_hash(conn: Connection, secret_sha256: str) -> StoredToken | None:
     """The token whose secret hashes to ``secret_sha256``, or ``None``."""
-    t = schema.tokens
-    row = conn.execute(select(t).where(t.c.secret_sha256 == secret_sha256)).mappings().first()
+    row = conn.execute(_BY_SECRET, {"secret": secret_sha256}).mappings().first()
     return _token(row) if row is not None else None
 
 

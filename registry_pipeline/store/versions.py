@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, select, update
 
 from registry_pipeline.core.digests import FileDigest
 from registry_pipeline.core.versions import DownstreamLink, UpstreamLink, Version
 from registry_pipeline.errors import NotFound
 from registry_pipeline.store import dumps, loads, schema
+
+_v, _e = schema.versions, schema.entries
+# Statements of every registration, built once (see ``store._LOCK_HEAD``).
+_BY_DIGEST = select(_v).where(_v.c.entry == bindparam("entry"), _v.c.digest == bindparam("digest"))
+_NEXT_NUMBER = select(_e.c.next_version).where(_e.c.name == bindparam("entry")).with_for_update()
+_TAKE_NUMBER = (
+    update(_e).where(_e.c.name == bindparam("entry")).values(next_version=bindparam("taken"))
+)
+_INSERT_VERSION = _v.insert()
+_INSERT_EDGE = schema.lineage.insert()
 
 
 def _version(row: RowMapping) -> Version:
@@ -42,8 +52,7 @@ def version(conn: Connection, entry: str, number: int) -> Version:
 
 def by_digest(conn: Connection, entry: str, digest: str) -> Version | None:
     """The version of ``entry`` with content ``digest``, if registered."""
-    t = schema.versions
-    row = conn.execute(select(t).where(t.c.entry == entry, t.c.digest == digest)).mappings().first()
+    row = conn.execute(_BY_DIGEST, {"entry": entry, "digest": digest}).mappings().first()
     return _version(row) if row is not None else None
 
 
@@ -86,11 +95,8 @@ def origins(conn: Connection, entry: str) -> list[tuple[int, str, Mapping[str, A
 def allocate_number(conn: Connection, entry: str) -> int:
     """Take the next version number of ``entry`` (row-locked; gap-free because the
     transaction that takes it either commits the version or rolls the counter back)."""
-    t = schema.entries
-    current = conn.execute(
-        select(t.c.next_version).where(t.c.name == entry).with_for_update()
-    ).scalar_one()
-    conn.execute(update(t).where(t.c.name == entry).values(next_version=current + 1))
+    current = conn.execute(_NEXT_NUMBER, {"entry": entry}).scalar_one()
+    conn.execute(_TAKE_NUMBER, {"entry": entry, "taken": current + 1})
     return int(current)
 
 
@@ -114,30 +120,35 @@ def insert(
 ) -> None:
     """Insert a version and its upstream edges."""
     conn.execute(
-        schema.versions.insert().values(
-            entry=entry,
-            number=number,
-            digest=digest,
-            size=size,
-            file_count=file_count,
-            manifest=dumps(manifest),
-            source=source,
-            params=params_json,
-            created_at=at,
-            created_by=actor,
-            format=dumps(format_facts),
-            origin=dumps(origin) if origin is not None else None,
-        )
+        _INSERT_VERSION,
+        {
+            "entry": entry,
+            "number": number,
+            "digest": digest,
+            "size": size,
+            "file_count": file_count,
+            "manifest": dumps(manifest),
+            "source": source,
+            "params": params_json,
+            "created_at": at,
+            "created_by": actor,
+            "format": dumps(format_facts),
+            "origin": dumps(origin) if origin is not None else None,
+        },
     )
-    for up_entry, up_number in lineage:
+    if lineage:
         conn.execute(
-            schema.lineage.insert().values(
-                entry=entry,
-                number=number,
-                upstream_entry=up_entry,
-                upstream_number=up_number,
-                relation=relation,
-            )
+            _INSERT_EDGE,
+            [
+                {
+                    "entry": entry,
+                    "number": number,
+                    "upstream_entry": up_entry,
+                    "upstream_number": up_number,
+                    "relation": relation,
+                }
+                for up_entry, up_number in lineage
+            ],
         )
 
 
