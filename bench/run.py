@@ -87,6 +87,14 @@ OPS = (
         batch=50,
     ),
     Op(
+        "resolve_fresh",
+        "resolve production right after a write",
+        "a version of another entry recorded (untimed: the ledger moves, nothing kept in "
+        'memory answers), then `Registry.show("model-N@production")`',
+        "a version of another model created (untimed), then `get_model_version_by_alias`",
+        batch=20,
+    ),
+    Op(
         "resolve_workload",
         "resolve a workload",
         '`Registry.resolve("workload-0")` (stack and pinned components)',
@@ -96,8 +104,19 @@ OPS = (
     Op(
         "tag_search",
         "search versions by tag",
-        "`inventory.query`: `versions WHERE params->>'dataset' = ?` (DuckDB inventory)",
+        '`Registry.search(params={"dataset": K})` (the store\'s search index)',
         "`MlflowClient.search_model_versions(\"tags.dataset = 'ds-K'\")`, all pages",
+        batch=5,
+        budget_s=4.0,
+        warmup=1,
+    ),
+    Op(
+        "tag_search_fresh",
+        "search by tag right after a write",
+        "a version tagged `ds-K` recorded (untimed), then `Registry.search`; the answer "
+        "must include it",
+        "a version tagged `ds-K` created (untimed), then `search_model_versions`, all pages; "
+        "the answer must include it",
         batch=5,
         budget_s=4.0,
         warmup=1,
@@ -105,7 +124,7 @@ OPS = (
     Op(
         "metric_search",
         "search versions by eval metric threshold",
-        "`inventory.query`: `eval_results WHERE metric = 'accuracy' AND value >= 0.995`",
+        '`Registry.search(metric="accuracy", at_least=0.995, suite=S)`',
         "not supported",
         batch=5,
         budget_s=4.0,
@@ -143,7 +162,7 @@ OPS = (
     ),
 )
 #: Targets: the ratio ours/MLflow of the medians must be at most this.
-RATIO_TARGETS = {"create": 0.25, "resolve": 0.2, "tag_search": 0.1}
+RATIO_TARGETS = {"create": 0.25, "resolve": 0.2, "tag_search": 0.5, "tag_search_fresh": 0.5}
 
 
 # -- the peer's venv ----------------------------------------------------------------------
@@ -564,11 +583,8 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Every target with its measured value and ok/MISSED."""
     out: list[dict[str, Any]] = []
     sizes = report["sizes"]
-    largest = max(s["size"] for s in sizes)
     for s in sizes:
         for name, limit in RATIO_TARGETS.items():
-            if name == "tag_search" and s["size"] != largest:
-                continue
             ratio = s["ops"][name].get("ratio")
             title = next(o.title for o in OPS if o.name == name)
             out.append(
@@ -602,9 +618,9 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
             if r["entries"] == 1000:
                 out.append(
                     {
-                        "target": "Dagster definitions load at 1,000 entries < 2 s",
+                        "target": "Dagster definitions load at 1,000 entries < 1.5 s",
                         "measured": f"{r['total_s']:.2f} s",
-                        "met": r["total_s"] < 2,
+                        "met": r["total_s"] < 1.5,
                     }
                 )
         sensor = extra["sensor"]
@@ -775,7 +791,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| Dagster definitions load, {r['entries']:,} entries ({r['assets']:,} assets, "
                 f"fresh process, median of 3) | {r['total_s']:.2f} s | - | "
-                f"{'< 2 s' if r['entries'] == 1000 else ''} |"
+                f"{'< 1.5 s' if r['entries'] == 1000 else ''} |"
             )
         sensor = extra["sensor"]
         lines += [

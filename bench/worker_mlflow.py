@@ -204,6 +204,18 @@ class Peer:
             (lambda name: client.get_model_version_by_alias(name, "production")),
         )
 
+    def _op_resolve_fresh(self) -> tuple[Any, Any]:
+        """A version of another model is created (untimed), then the alias is read."""
+        client = self.client
+        assert client is not None
+
+        def prepare(i: int) -> str:
+            source = f"file:///bench/new/{uuid.uuid4().hex}"
+            client.create_model_version(f"model-{(i + 1) % ENTRIES}", source)
+            return f"model-{i % ENTRIES}"
+
+        return prepare, (lambda name: client.get_model_version_by_alias(name, "production"))
+
     def _op_tag_search(self) -> tuple[Any, Any]:
         client = self.client
         assert client is not None
@@ -219,6 +231,30 @@ class Peer:
                     return found
 
         return (lambda i: f"ds-{i % 100}"), call
+
+    def _op_tag_search_fresh(self) -> tuple[Any, Any]:
+        """A version tagged ``ds-K`` is created (untimed), then searched for: the answer
+        must include it."""
+        client = self.client
+        assert client is not None
+        _, search = self._op_tag_search()
+
+        def prepare(i: int) -> tuple[str, str]:
+            tag = f"ds-{i % 100}"
+            made = client.create_model_version(
+                f"model-{i % ENTRIES}",
+                f"file:///bench/new/{uuid.uuid4().hex}",
+                tags={"dataset": tag},
+            )
+            return tag, f"{made.name}@{made.version}"
+
+        def call(arg: tuple[str, str]) -> Any:
+            found = search(arg[0])
+            if not any(f"{v.name}@{v.version}" == arg[1] for v in found):
+                raise RuntimeError(f"the search missed {arg[1]} just created")
+            return found
+
+        return prepare, call
 
     # -- concurrent writers --------------------------------------------------------------
 

@@ -264,6 +264,19 @@ def seed(db: Path, per_entry: int) -> dict[str, Any]:
     )
     conn.execute("INSERT INTO lineage VALUES ('stack-0', 1, 'model-0', ?, 'pins')", (top,))
     conn.executemany("INSERT INTO evals VALUES (?,?,?,?,?,?,?,?,?,?)", evals)
+    # the search indexes, as registration and eval ingestion write them
+    conn.executemany(
+        "INSERT INTO version_params VALUES (?, ?, ?, ?)",
+        [
+            (v[0], v[1], key, value if isinstance(value, str) else json.dumps(value))
+            for v in s.versions
+            for key, value in json.loads(v[7]).items()
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO eval_metrics VALUES (?, 'accuracy', ?, ?, ?, ?)",
+        [(e[0], e[1], e[2], e[3], json.loads(e[5])["accuracy"]) for e in evals],
+    )
     conn.executemany(
         "INSERT INTO stage_assignments (entry, number, stage, effective_from, effective_to, "
         "recorded_at, actor, reason, cause, request_id, approved_by, ledger_seq) "
@@ -427,6 +440,26 @@ class Ours:
         assert registry is not None
         return (lambda i: f"model-{i % ENTRIES}@production"), registry.show, {}
 
+    def _op_resolve_fresh(self) -> tuple[Any, Any, dict[str, Any]]:
+        """A version of another entry is recorded (untimed, the ledger moves: nothing kept
+        in memory answers), then ``show ENTRY@production``."""
+        registry = self.registrar
+        assert registry is not None
+
+        def prepare(i: int) -> str:
+            digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+            registry.import_version(
+                f"model-{(i + 1) % ENTRIES}",
+                digest=digest,
+                manifest={"files": [{"path": "model.bin", "sha256": digest, "size": 1}]},
+                source=f"file:///bench/{digest[:12]}",
+                params={"dataset": "fresh"},
+                origin={"system": "bench"},
+            )
+            return f"model-{i % ENTRIES}@production"
+
+        return prepare, registry.show, {}
+
     def _op_resolve_workload(self) -> tuple[Any, Any, dict[str, Any]]:
         registry = self.registrar
         assert registry is not None
@@ -442,22 +475,54 @@ class Ours:
         )
 
     def _op_tag_search(self) -> tuple[Any, Any, dict[str, Any]]:
-        extra = self._fresh_inventory()
-        root = self.folder / "inventory"
-        sql = "SELECT entry, version FROM versions WHERE params->>'dataset' = ?"
-        return (lambda i: f"ds-{i % 100}"), (lambda tag: inventory.query(root, sql, [tag])), extra
+        registry = self.registrar
+        assert registry is not None
+        return (
+            (lambda i: f"ds-{i % 100}"),
+            (lambda tag: registry.search(params={"dataset": tag}, limit=10_000).versions),
+            {},
+        )
+
+    def _op_tag_search_fresh(self) -> tuple[Any, Any, dict[str, Any]]:
+        """A version tagged ``ds-new-K`` is recorded (untimed), then searched for: the
+        answer must include it."""
+        registry = self.registrar
+        assert registry is not None
+
+        def prepare(i: int) -> tuple[str, int]:
+            tag = f"ds-{i % 100}"
+            digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+            made = registry.import_version(
+                f"model-{i % ENTRIES}",
+                digest=digest,
+                manifest={"files": [{"path": "model.bin", "sha256": digest, "size": 1}]},
+                source=f"file:///bench/{digest[:12]}",
+                params={"dataset": tag},
+                origin={"system": "bench"},
+            )
+            return tag, made.version
+
+        def call(arg: tuple[str, int]) -> Any:
+            found = registry.search(params={"dataset": arg[0]}, limit=10_000).versions
+            if not any(v.version == arg[1] for v in found):
+                raise RuntimeError(f"the search missed version {arg[1]} just recorded")
+            return found
+
+        return prepare, call, {}
 
     def _op_metric_search(self) -> tuple[Any, Any, dict[str, Any]]:
-        extra = self._fresh_inventory()
-        root = self.folder / "inventory"
-        sql = (
-            "SELECT DISTINCT entry, version FROM eval_results "
-            "WHERE suite = ? AND metric = 'accuracy' AND value >= ?"
-        )
+        registry = self.registrar
+        assert registry is not None
         return (
             (lambda i: THRESHOLD),
-            (lambda threshold: inventory.query(root, sql, [SUITE, threshold])),
-            extra,
+            (
+                lambda threshold: (
+                    registry.search(
+                        metric="accuracy", at_least=threshold, suite=SUITE, limit=10_000
+                    ).versions
+                )
+            ),
+            {},
         )
 
     # -- concurrent writers --------------------------------------------------------------
@@ -487,6 +552,8 @@ class Ours:
 
 
 def _rows(result: Any) -> int | None:
+    if isinstance(result, tuple) and not (len(result) == 2 and isinstance(result[1], list)):
+        return len(result)
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], list):
         return len(result[1])
     if isinstance(result, list):

@@ -195,6 +195,20 @@ class RemoteRegistry:
         params = {"at": format_time(instant)} if instant else {}
         return Remote(self._call("GET", f"/workloads/{_seg(workload)}/resolve", params=params))
 
+    def search(self, **query: Any) -> Remote:
+        """Versions by tag and eval metric (every page), as the local search answers."""
+        pairs = sorted((query.pop("params", None) or {}).items())
+        names = {"at_least": "min", "at_most": "max"}
+        params = {names.get(k, k): v for k, v in query.items() if v is not None}
+        params.update(param=[f"{k}={v}" for k, v in pairs], page_size=PAGE_SIZE)
+        answer = self._call("GET", "/versions", params=params)
+        found = list(answer["versions"])
+        while token := answer.get("next_page_token"):
+            answer = self._call("GET", "/versions", params={**params, "page_token": token})
+            found += answer["versions"]
+        del answer["next_page_token"]
+        return Remote({**answer, "versions": found})
+
     def history(self, entry: str, *, stage: str | None = None) -> list[Remote]:
         """Stage assignments of an entry."""
         check_name(entry)

@@ -179,7 +179,9 @@ def _relative(prefix: str, name: str, folder: Path) -> str:
 
 def _hash_file(found: _Found, advance: Callable[[int], None]) -> FileDigest:
     digest = hashlib.sha256()
-    buffer = bytearray(BLOCK)
+    # No bigger than the file (one byte over, to see it end): zeroing an 8 MiB buffer for
+    # a 1 KiB file would cost more than hashing it.
+    buffer = bytearray(min(BLOCK, found.info.st_size + 1))
     view = memoryview(buffer)
     size = 0
     try:

@@ -11,6 +11,7 @@ import click
 from registry_pipeline.cli import _output as out
 from registry_pipeline.cli._app import Settings, cli, pass_settings
 from registry_pipeline.cli._output import emit, note
+from registry_pipeline.core.errors import BadInput
 
 
 @cli.command()
@@ -96,6 +97,71 @@ def list_(settings: Settings, kind: str | None) -> None:
         return out.table(header, body)
 
     emit(settings, {"entries": rows}, text)
+
+
+@cli.command()
+@click.option("--param", "pairs", multiple=True, metavar="KEY=VALUE", help="A params tag.")
+@click.option("--metric", default=None, metavar="NAME", help="An eval metric to look for.")
+@click.option("--min", "at_least", type=float, default=None, help="The metric at least.")
+@click.option("--max", "at_most", type=float, default=None, help="The metric at most.")
+@click.option("--suite", default=None, metavar="SUITE", help="Only evals of this suite.")
+@click.option("--entry", default=None, metavar="ENTRY", help="Only versions of this entry.")
+@click.option("--limit", type=int, default=1000, show_default=True, help="At most this many.")
+@pass_settings
+def search(
+    settings: Settings,
+    pairs: Sequence[str],
+    metric: str | None,
+    at_least: float | None,
+    at_most: float | None,
+    suite: str | None,
+    entry: str | None,
+    limit: int,
+) -> None:
+    """Find versions by params tag and eval metric, as of now (a version registered a
+    moment ago is found). Tag values match as text: strings as they are, other values
+    as JSON (0.001, true).
+
+    \b
+    Example:
+      registry search --param dataset=tickets-2024q4 --metric accuracy --min 0.9
+    """
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"--param {pair[:40]!r} must be KEY=VALUE")
+        params[key] = value
+    data = (
+        settings.registry()
+        .search(
+            params=params,
+            metric=metric,
+            at_least=at_least,
+            at_most=at_most,
+            suite=suite,
+            entry=entry,
+            limit=limit,
+        )
+        .to_dict()
+    )
+
+    def text() -> str:
+        header = ("VERSION", "STAGE", "DIGEST", "REGISTERED", *(("METRIC",) if metric else ()))
+        body = [
+            (
+                f"{r['entry']}@{r['version']}",
+                r["stage"] or "-",
+                r["digest"][:12],
+                r["created_at"],
+                *((f"{r['metric']:g}",) if metric else ()),
+            )
+            for r in data["versions"]
+        ]
+        more = f"\n(first {limit}; narrow the search or raise --limit)" if data["truncated"] else ""
+        return (out.table(header, body) if body else "no version matches") + more
+
+    emit(settings, data, text)
 
 
 @cli.command()

@@ -108,6 +108,24 @@ class EntryList(_Doc):
     next_page_token: str | None
 
 
+class SearchRow(_Doc):
+    entry: str
+    version: int
+    digest: str
+    stage: str | None
+    params: dict[str, Any]
+    created_at: str
+    created_by: str
+    metric: float | None
+
+
+class SearchDoc(_Doc):
+    versions: list[SearchRow]
+    truncated: bool
+    ledger_seq: int
+    next_page_token: str | None
+
+
 class RegisteredDoc(_Doc):
     entry: str
     version: int

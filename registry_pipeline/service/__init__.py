@@ -26,6 +26,7 @@ from registry_pipeline.service import (
     promotion,
     queries,
     registration,
+    search,
 )
 from registry_pipeline.service import results as result
 from registry_pipeline.service import tokens as identity
@@ -38,7 +39,6 @@ from registry_pipeline.service.review import Review
 from registry_pipeline.service.tokens import Tokens, WhoAmI
 from registry_pipeline.service.transparency import Ledger
 from registry_pipeline.service.webhooks import Webhooks
-from registry_pipeline.sources import Progress
 from registry_pipeline.store import Store
 from registry_pipeline.store.engine import DEFAULT_URL
 
@@ -105,30 +105,10 @@ class Registry:
         """The catalog as recorded, read on ``conn`` (a reader's own transaction)."""
         return self._ctx.catalog(conn)
 
-    def register(
-        self,
-        entry: str,
-        source: str | Path,
-        *,
-        params: Mapping[str, Any] | None = None,
-        upstream: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        expected_digest: str | None = None,
-        rehash: bool = False,
-        progress: Progress | None = None,
-    ) -> Registered:
-        """Register ``source`` (a folder or file) as a version of ``entry`` (see registration)."""
-        return registration.register(
-            self._ctx,
-            entry,
-            source,
-            params=params,
-            upstream=upstream,
-            exclude=exclude,
-            expected_digest=expected_digest,
-            rehash=rehash,
-            progress=progress,
-        )
+    def register(self, entry: str, source: str | Path, **options: Any) -> Registered:
+        """Register ``source`` (a folder or file) as a version of ``entry``; ``options``:
+        params, upstream, exclude, expected_digest, rehash, progress (see registration)."""
+        return registration.register(self._ctx, entry, source, **options)
 
     def register_inspected(self, entry: str, inspection: Inspection, **pins: Any) -> Registered:
         """Record a source a client inspected (``params``, ``upstream`` as for register)."""
@@ -224,6 +204,10 @@ class Registry:
     def show(self, ref: str) -> result.VersionView:
         """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
         return queries.show(self._ctx, ref)
+
+    def search(self, **query: Any) -> search.SearchResult:
+        """Versions by params tag and eval metric, from the store's indexes (see search)."""
+        return search.search(self._ctx, **query)
 
     def list_entries(self, *, kind: str | None = None) -> list[result.EntrySummary]:
         """Every catalog entry with its version count, latest version and stage holders."""

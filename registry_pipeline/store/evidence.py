@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, or_, select
+from sqlalchemy import Connection, RowMapping, bindparam, or_, select
 
 from registry_pipeline.core.ab_tests import ABDecision, ABResult, ConfidenceInterval, LiftKind
 from registry_pipeline.core.cards import ModelCard
 from registry_pipeline.core.evals import EvalResult
 from registry_pipeline.core.times import parse_stored, read_instant
 from registry_pipeline.errors import StoreUnavailable
-from registry_pipeline.store import dumps, loads, schema
+from registry_pipeline.store import dumps, loads, schema, search
 
 
 def _eval_result(r: RowMapping) -> EvalResult:
@@ -31,12 +31,35 @@ def _eval_result(r: RowMapping) -> EvalResult:
     )
 
 
+_ev, _cd, _ab = schema.evals, schema.cards, schema.ab_results
+# Read by every ``show``: built once.
+_EVALS = (
+    select(_ev)
+    .where(_ev.c.entry == bindparam("entry"), _ev.c.number == bindparam("number"))
+    .order_by(_ev.c.id)
+)
+_CARD = (
+    select(_cd)
+    .where(_cd.c.entry == bindparam("entry"), _cd.c.number == bindparam("number"))
+    .order_by(_cd.c.id.desc())
+    .limit(1)
+)
+_AB = (
+    select(_ab)
+    .where(
+        _ab.c.entry == bindparam("entry"),
+        or_(
+            _ab.c.control_number == bindparam("number"),
+            _ab.c.treatment_number == bindparam("number"),
+        ),
+    )
+    .order_by(_ab.c.id)
+)
+
+
 def eval_results(conn: Connection, entry: str, number: int) -> list[EvalResult]:
     """Every eval result recorded for a version, oldest first."""
-    t = schema.evals
-    rows = conn.execute(
-        select(t).where(t.c.entry == entry, t.c.number == number).order_by(t.c.id)
-    ).mappings()
+    rows = conn.execute(_EVALS, {"entry": entry, "number": number}).mappings()
     return [_eval_result(r) for r in rows]
 
 
@@ -73,22 +96,15 @@ def insert_eval(
             recorded_by=actor,
         )
     )
-    return result.inserted_primary_key[0] if result.inserted_primary_key else None
+    eval_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    if eval_id is not None:
+        search.index_metrics(conn, int(eval_id), entry, number, suite, metrics)
+    return eval_id
 
 
 def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:
     """The card most recently set for a version."""
-    t = schema.cards
-    row = (
-        conn.execute(
-            select(t)
-            .where(t.c.entry == entry, t.c.number == number)
-            .order_by(t.c.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_CARD, {"entry": entry, "number": number}).mappings().first()
     if row is None:
         return None
     fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in loads(row["fields"]).items()}
@@ -132,15 +148,7 @@ def insert_card(
 def ab_results(conn: Connection, entry: str, number: int) -> list[ABResult]:
     """A/B test results in which a version took part (as control or treatment), oldest
     first."""
-    t = schema.ab_results
-    rows = conn.execute(
-        select(t)
-        .where(
-            t.c.entry == entry,
-            or_(t.c.control_number == number, t.c.treatment_number == number),
-        )
-        .order_by(t.c.id)
-    ).mappings()
+    rows = conn.execute(_AB, {"entry": entry, "number": number}).mappings()
     return [_ab_result(r) for r in rows]
 
 

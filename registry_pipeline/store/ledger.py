@@ -46,8 +46,10 @@ def _payload(text: str) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {"non_object_payload": value}
 
 
+_HEAD = select(schema.ledger_head).where(schema.ledger_head.c.id == 1)
+
+
 def head(conn: Connection) -> LedgerHead:
     """The recorded head of the ledger."""
-    t = schema.ledger_head
-    row = conn.execute(select(t).where(t.c.id == 1)).mappings().one()
+    row = conn.execute(_HEAD).mappings().one()
     return LedgerHead(seq=row["seq"], hash=row["hash"], recorded_at=row["recorded_at"])

@@ -31,6 +31,8 @@ LATER_TABLES = {
     "leases",
     "web_sessions",
     "merkle_nodes",
+    "version_params",
+    "eval_metrics",
 }
 
 
@@ -104,6 +106,19 @@ def _merkle_tree(conn: Connection) -> None:
     merkle.rebuild(conn, hashes)
 
 
+def _search_indexes(conn: Connection) -> None:
+    """Versions searchable by params and eval metrics from indexes; stages by version."""
+    from registry_pipeline.store import search
+
+    for table in (schema.version_params, schema.eval_metrics):
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+    for index in schema.stage_assignments.indexes:
+        index.create(conn, checkfirst=True)
+    search.rebuild(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="create core schema", apply=_create_core_schema),
     Migration(
@@ -117,6 +132,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=6, name="webhooks and their deliveries", apply=_webhooks),
     Migration(version=7, name="web sessions", apply=_web_sessions),
     Migration(version=8, name="the ledger's Merkle tree", apply=_merkle_tree),
+    Migration(version=9, name="search indexes", apply=_search_indexes),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -336,3 +336,34 @@ merkle_nodes = Table(
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", HASH, nullable=False),
 )
+
+# Search indexes, derived from ``versions.params`` and ``evals.metrics`` in the same
+# transaction that records them: a version's top-level params as (key, value text) and
+# each eval's numeric metrics, so that a search by tag or metric threshold walks an index
+# instead of parsing every version's JSON.
+version_params = Table(
+    "version_params",
+    metadata,
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+    PrimaryKeyConstraint("entry", "number", "key"),
+    ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
+)
+Index("ix_version_params_key_value", version_params.c.key, version_params.c.value)
+
+eval_metrics = Table(
+    "eval_metrics",
+    metadata,
+    Column("eval_id", Integer, nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("entry", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("suite", NAME, nullable=False),
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("eval_id", "metric"),
+    ForeignKeyConstraint(["eval_id"], ["evals.id"]),
+)
+Index("ix_eval_metrics_metric_value", eval_metrics.c.metric, eval_metrics.c.value)
+Index("ix_stage_version", stage_assignments.c.entry, stage_assignments.c.number)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, or_, select, update
+from sqlalchemy import Connection, RowMapping, Select, bindparam, or_, select, update
 
 from registry_pipeline.core.assignments import Assignment
 from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES, Stage
 from registry_pipeline.store import dumps, loads, schema
 
 t = schema.stage_assignments
+_CURRENT = select(t).where(
+    t.c.entry == bindparam("entry"), t.c.number == bindparam("number"), t.c.effective_to.is_(None)
+)
+_HOLDER = select(t).where(
+    t.c.entry == bindparam("entry"), t.c.stage == bindparam("stage"), t.c.effective_to.is_(None)
+)
 
 
 def _assignment(row: RowMapping) -> Assignment:
@@ -30,24 +37,21 @@ def _assignment(row: RowMapping) -> Assignment:
     )
 
 
-def _first(conn: Connection, query: Select[tuple[object, ...]]) -> Assignment | None:
-    row = conn.execute(query).mappings().first()
+def _first(
+    conn: Connection, query: Select[tuple[object, ...]], params: dict[str, Any] | None = None
+) -> Assignment | None:
+    row = conn.execute(query, params or {}).mappings().first()
     return _assignment(row) if row is not None else None
 
 
 def current(conn: Connection, entry: str, number: int) -> Assignment | None:
     """The version's open assignment."""
-    return _first(
-        conn,
-        select(t).where(t.c.entry == entry, t.c.number == number, t.c.effective_to.is_(None)),
-    )
+    return _first(conn, _CURRENT, {"entry": entry, "number": number})
 
 
 def holder(conn: Connection, entry: str, stage: Stage) -> Assignment | None:
     """The open assignment holding ``stage`` for ``entry`` (single-holder stages)."""
-    return _first(
-        conn, select(t).where(t.c.entry == entry, t.c.stage == stage, t.c.effective_to.is_(None))
-    )
+    return _first(conn, _HOLDER, {"entry": entry, "stage": stage})
 
 
 def holder_at(conn: Connection, entry: str, stage: Stage, at: str) -> Assignment | None:

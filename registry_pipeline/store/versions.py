@@ -10,7 +10,7 @@ from sqlalchemy import Connection, RowMapping, and_, bindparam, func, select, up
 from registry_pipeline.core.digests import FileDigest
 from registry_pipeline.core.versions import DownstreamLink, UpstreamLink, Version
 from registry_pipeline.errors import NotFound
-from registry_pipeline.store import dumps, loads, schema
+from registry_pipeline.store import dumps, loads, schema, search
 
 _v, _e = schema.versions, schema.entries
 # Statements of every registration, built once (see ``store._LOCK_HEAD``).
@@ -21,6 +21,16 @@ _TAKE_NUMBER = (
 )
 _INSERT_VERSION = _v.insert()
 _INSERT_EDGE = schema.lineage.insert()
+_VERSION = select(_v).where(_v.c.entry == bindparam("entry"), _v.c.number == bindparam("number"))
+_LATEST_NUMBER = select(func.max(_v.c.number)).where(_v.c.entry == bindparam("entry"))
+_l = schema.lineage
+_UPSTREAM = (
+    select(_l.c.upstream_entry, _l.c.upstream_number, _l.c.relation, _v.c.digest, _e.c.kind)
+    .join(_v, and_(_v.c.entry == _l.c.upstream_entry, _v.c.number == _l.c.upstream_number))
+    .join(_e, _e.c.name == _l.c.upstream_entry)
+    .where(_l.c.entry == bindparam("entry"), _l.c.number == bindparam("number"))
+    .order_by(_l.c.upstream_entry)
+)
 
 
 def _version(row: RowMapping) -> Version:
@@ -41,8 +51,7 @@ def _version(row: RowMapping) -> Version:
 
 def version(conn: Connection, entry: str, number: int) -> Version:
     """The version ``entry@number``; raises :class:`NotFound` naming the latest one."""
-    t = schema.versions
-    row = conn.execute(select(t).where(t.c.entry == entry, t.c.number == number)).mappings().first()
+    row = conn.execute(_VERSION, {"entry": entry, "number": number}).mappings().first()
     if row is None:
         latest = latest_number(conn, entry)
         hint = f"latest is {entry}@{latest}" if latest else f"{entry} has no versions yet"
@@ -58,8 +67,7 @@ def by_digest(conn: Connection, entry: str, digest: str) -> Version | None:
 
 def latest_number(conn: Connection, entry: str) -> int | None:
     """The newest version number of ``entry``, ``None`` when it has none."""
-    t = schema.versions
-    found = conn.execute(select(func.max(t.c.number)).where(t.c.entry == entry)).scalar_one()
+    found = conn.execute(_LATEST_NUMBER, {"entry": entry}).scalar_one()
     return int(found) if found is not None else None
 
 
@@ -136,6 +144,7 @@ def insert(
             "origin": dumps(origin) if origin is not None else None,
         },
     )
+    search.index_params(conn, entry, number, loads(params_json))
     if lineage:
         conn.execute(
             _INSERT_EDGE,
@@ -154,22 +163,9 @@ def insert(
 
 def upstream_of(conn: Connection, entry: str, number: int) -> list[UpstreamLink]:
     """Direct upstream edges of a version with the upstream's kind and digest."""
-    lin, ver, ent = schema.lineage, schema.versions, schema.entries
-    query = (
-        select(
-            lin.c.upstream_entry, lin.c.upstream_number, lin.c.relation, ver.c.digest, ent.c.kind
-        )
-        .join(
-            ver,
-            and_(ver.c.entry == lin.c.upstream_entry, ver.c.number == lin.c.upstream_number),
-        )
-        .join(ent, ent.c.name == lin.c.upstream_entry)
-        .where(lin.c.entry == entry, lin.c.number == number)
-        .order_by(lin.c.upstream_entry)
-    )
     return [
         UpstreamLink(entry=e, version=n, relation=rel, digest=d, kind=k)
-        for e, n, rel, d, k in conn.execute(query).all()
+        for e, n, rel, d, k in conn.execute(_UPSTREAM, {"entry": entry, "number": number}).all()
     ]
 
 

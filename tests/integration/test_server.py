@@ -373,3 +373,37 @@ def test_a_principal_over_its_rate_is_429_and_the_others_are_not(estate: Estate)
         assert refused.status_code == 429  # a refused request does not reset the window
     finally:
         stop_server(process)
+
+
+def test_versions_are_searched_by_metric_over_http_and_through_the_cli(estate: Estate) -> None:
+    with estate.client("bob") as bob:
+        found = bob.get(
+            f"{API}/versions",
+            params={"metric": "accuracy", "min": 0.85, "entry": "support-bot", "page_size": 1},
+        )
+        assert found.status_code == 200, found.text
+        body = found.json()
+        assert [(v["entry"], v["version"]) for v in body["versions"]] == [("support-bot", 1)]
+        assert body["versions"][0]["metric"] == 0.9
+        assert body["next_page_token"] is not None  # support-bot@2 is on the next page
+        nxt = bob.get(
+            f"{API}/versions",
+            params={
+                "metric": "accuracy",
+                "min": 0.85,
+                "entry": "support-bot",
+                "page_size": 1,
+                "page_token": body["next_page_token"],
+            },
+        ).json()
+        assert [v["version"] for v in nxt["versions"]] == [2]
+        _problem(bob.get(f"{API}/versions", params={"param": "no-equals"}), 400)
+        _problem(bob.get(f"{API}/versions"), 400)
+    code, out, err = estate.cli(
+        "--json", "search", "--metric", "accuracy", "--min", "0.85", token=estate.tokens["bob"]
+    )
+    assert code == 0, err
+    assert [(v["entry"], v["version"]) for v in json.loads(out)["versions"]] == [
+        ("support-bot", 1),
+        ("support-bot", 2),
+    ]

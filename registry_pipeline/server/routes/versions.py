@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
+from registry_pipeline.core.errors import BadInput
 from registry_pipeline.core.kinds import EntryKind
 from registry_pipeline.server.deps import Reg
 from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
@@ -18,6 +19,7 @@ from registry_pipeline.server.responses import (
     LineageDoc,
     ReadinessDoc,
     RegisteredDoc,
+    SearchDoc,
     StackDueDoc,
     VersionDoc,
     ok,
@@ -49,6 +51,48 @@ def list_entries(
     listed = reg.list_entries(kind=kind.value if kind else None)
     items, after = page(listed, page_size, page_token)
     return {"entries": [e.to_dict() for e in items], "next_page_token": after}
+
+
+@router.get("/versions", response_model=None, responses=ok(SearchDoc))
+def search(
+    reg: Reg,
+    param: Annotated[
+        list[Annotated[str, Query(max_length=400)]],
+        Query(max_length=8, description="KEY=VALUE a version's params must hold"),
+    ] = [],  # noqa: B006 (FastAPI copies the default)
+    metric: Annotated[str | None, Query(max_length=128)] = None,
+    at_least: Annotated[float | None, Query(alias="min", allow_inf_nan=False)] = None,
+    at_most: Annotated[float | None, Query(alias="max", allow_inf_nan=False)] = None,
+    suite: Annotated[str | None, Query(pattern=NAME)] = None,
+    entry: Annotated[str | None, Query(pattern=NAME)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    page_size: PageSize = DEFAULT_PAGE,
+    page_token: PageToken = None,
+) -> Any:
+    """Versions by tag (``param=KEY=VALUE``, repeatable) and eval metric (``metric`` within
+    ``min``..``max``), from the registry's search indexes; at most ``limit`` in all."""
+    params = {}
+    for pair in param:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"param {pair[:40]!r} must be KEY=VALUE")
+        params[key] = value
+    found = reg.search(
+        params=params,
+        metric=metric,
+        at_least=at_least,
+        at_most=at_most,
+        suite=suite,
+        entry=entry,
+        limit=limit,
+    )
+    items, after = page(found.versions, page_size, page_token)
+    return {
+        "versions": [v.to_dict() for v in items],
+        "truncated": found.truncated,
+        "ledger_seq": found.ledger_seq,
+        "next_page_token": after,
+    }
 
 
 @router.post("/versions", status_code=201, response_model=None, responses=ok(RegisteredDoc, 201))
