@@ -43,8 +43,10 @@ demo: $(STAMP)
 	( sleep 5; $(DEMO_ENV) $(BIN)/python examples/demo.py drive ) & \
 	$(DEMO_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## Compare with MLflow (installed in its own venv, bench/.venv-mlflow); writes
-## docs/benchmarks.md and bench/results/*.json. QUICK=1: 1,000 and 10,000 versions only.
+## Compare with MLflow (its client in bench/.venv-mlflow, its server in
+## bench/.venv-mlflow-server, both from PyPI); writes docs/benchmarks.md and
+## bench/results/*.json. QUICK=1: 1,000 and 10,000 versions, the scale run at 100,000.
+## The 16-client HTTP rows also use Debian's wrk when it is installed.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 

@@ -2,7 +2,8 @@
 
 Run: ``make bench`` (or ``.venv/bin/python bench/run.py [--quick]``). ``--quick`` runs
 1,000 and 10,000 versions only; ``--sizes 1000,100000`` picks sizes; ``--no-docs`` leaves
-``docs/benchmarks.md`` alone; ``--no-extras`` skips the ours-only measurements.
+``docs/benchmarks.md`` alone; ``--no-extras`` skips the ours-only measurements;
+``--no-http`` skips the two servers; ``--scale-versions 0`` skips the scale run.
 
 What it does:
 
@@ -20,7 +21,9 @@ What it does:
    rounds, interleaved): throughput, errors, duplicated or lost versions.
 4. Ours only: CLI cold start (``cli_start.py``), Dagster definitions load at 100 / 1,000 /
    5,000 entries (``definitions_load.py``), training sensor tick (``sensor_tick.py``).
-5. Prints every target with ok/MISSED, profiles (cProfile) our side of each missed
+5. Both servers over HTTP (``http_servers.py``: ``registry serve`` against ``mlflow
+   server``) and both at scale (``scale.py``: 1,000,000 versions over 10,000 entries).
+6. Prints every target with ok/MISSED, profiles (cProfile) our side of each missed
    comparison into ``bench/results/profile-*.txt``, writes the results as JSON
    (``bench/results/bench-<time>.json`` and ``latest.json``) and as Markdown
    (``docs/benchmarks.md``, with the command that produced it).
@@ -604,6 +607,7 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": conc["ratio"] >= 5 and conc["ours"]["errors"] == 0,
             }
         )
+    out += _http_verdicts(report)
     extra = report.get("extras")
     if extra:
         for r in extra["cli"].values():
@@ -632,6 +636,143 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _http_row(report: dict[str, Any], op: str, clients: int, driver: str) -> Any:
+    rows = report.get("http", {}).get("rows", [])
+    return next(
+        (
+            r
+            for r in rows
+            if r["op"] == op
+            and r["clients"] == clients
+            and r["driver"] == driver
+            and r["workers"] == 1
+        ),
+        None,
+    )
+
+
+def _http_verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The over-HTTP and at-scale targets."""
+    out: list[dict[str, Any]] = []
+    if "http" in report:
+        resolve = _http_row(report, "resolve", 1, "http.client")
+        ratio = resolve["ours"]["p50"] / resolve["mlflow"]["p50"]
+        out.append(
+            {
+                "target": "over HTTP, resolve p50 <= 0.2x MLflow's get-version-by-alias",
+                "measured": f"{ratio:.2f}x ({resolve['ours']['p50']:.2f} / "
+                f"{resolve['mlflow']['p50']:.2f} ms)",
+                "met": ratio <= 0.2,
+            }
+        )
+        checks = report["http"]["checks"]
+        for driver in ("http.client", "wrk"):
+            reg = _http_row(report, "register", 16, driver)
+            if reg is None:
+                continue
+            times = reg["ours"]["rps"] / reg["mlflow"]["rps"]
+            out.append(
+                {
+                    "target": f"over HTTP, register at 16 clients ({driver}) >= 5x MLflow's "
+                    "create throughput, zero errors, gap-free numbers",
+                    "measured": f"{times:.2f}x ({reg['ours']['rps']:.0f} / "
+                    f"{reg['mlflow']['rps']:.0f} per s), {reg['ours']['errors']} errors, "
+                    f"{'gap-free' if checks['ours_gap_free'] else 'GAPS'}",
+                    "met": times >= 5 and reg["ours"]["errors"] == 0 and checks["ours_gap_free"],
+                }
+            )
+        apply = _http_row(report, "set production", 1, "http.client")
+        ratio = apply["ours"]["p50"] / apply["mlflow"]["p50"]
+        out.append(
+            {
+                "target": "over HTTP, set production (gated apply) p50 <= 1x MLflow's alias move",
+                "measured": f"{ratio:.2f}x",
+                "met": ratio <= 1,
+            }
+        )
+    if "scale" in report:
+        for t in report["scale"]["targets"]:
+            out.append(
+                {**t, "target": f"at {report['scale']['versions']:,} versions: {t['target']}"}
+            )
+    return out
+
+
+def _http_markdown(report: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    web = report.get("http")
+    if web:
+        lines += [
+            "## Over HTTP: `registry serve` against `mlflow server`",
+            "",
+            "Both servers on SQLite files on this machine, one worker each (`mlflow server "
+            "--workers 1`: with more, uvicorn leaves Nagle's algorithm on and every response "
+            "waits ~40 ms; the 4-worker rows show both servers' floor), seeded with one model of "
+            "200 versions (ours: the newest pinned by a stack in production for a workload). "
+            "Load from separate `http.client` processes, one keep-alive connection each, "
+            "requests built before the clock starts, and from `wrk` (C) for the 16-client rows "
+            f"when it is installed; {web['seconds']:.0f} s per case after a warm-up, the two "
+            "servers alternately. `empty`: ours `GET /healthz` (reads the ledger head), MLflow "
+            "`GET /health`. `resolve`: ours the whole stack of a workload with a token, MLflow "
+            "one version by alias. `register`: ours `POST /api/v1/versions` of new content each "
+            "time (manifest recomputed, registrar role, ledger event, Merkle leaf, search "
+            "index), MLflow `model-versions/create`. `set production`: ours applies an "
+            "approved production request (every gate re-checked), MLflow moves an alias.",
+            "",
+            "| operation | load from | server workers | clients | ours p50 / p99 ms | MLflow "
+            "p50 / p99 ms | ours / MLflow p50 | ours req/s | MLflow req/s | errors ours / MLflow |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in web["rows"]:
+            o, m = r["ours"], r["mlflow"]
+            lines.append(
+                f"| {r['op']} | {r['driver']} | {r['workers']} | {r['clients']} | "
+                f"{o['p50']:.2f} / {o['p99']:.2f} | {m['p50']:.2f} / {m['p99']:.2f} | "
+                f"{o['p50'] / m['p50']:.2f}x | {o['rps']:.0f} | {m['rps']:.0f} | "
+                f"{o['errors']} / {m['errors']} |"
+            )
+        c = web["checks"]
+        lines += [
+            "",
+            f"Version numbers after the run: ours {c['ours_versions']:,} "
+            f"({'gap-free' if c['ours_gap_free'] else 'with GAPS'}), MLflow "
+            f"{c['mlflow_versions']:,} ({'gap-free' if c['mlflow_gap_free'] else 'with GAPS'}).",
+            "",
+        ]
+    scale = report.get("scale")
+    if scale:
+        z = scale["sizes"]
+        lines += [
+            f"## At scale: {scale['versions']:,} versions over {scale['entries']:,} entries",
+            "",
+            f"Seeded ours in {scale['seed']['ours_s']:.0f} s, MLflow in "
+            f"{scale['seed']['mlflow_s']:.0f} s (bulk rows; see `bench/scale.py`). Then both "
+            "servers (one worker each), 1 and 4 `http.client` connections, "
+            "alternately. Ours resolves `model-K@production` for a random K and a workload's "
+            "stack; MLflow reads an alias of a random model. Register: new content for a random "
+            "entry.",
+            "",
+            "| operation | clients | ours p50 / p99 ms | MLflow p50 / p99 ms "
+            "| errors ours / MLflow |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for r in scale["rows"]:
+            o, m = r["ours"], r.get("mlflow")
+            theirs = f"{m['p50']:.2f} / {m['p99']:.2f}" if m else "-"
+            lines.append(
+                f"| {r['op']} | {r['clients']} | {o['p50']:.2f} / {o['p99']:.2f} | {theirs} | "
+                f"{o['errors']} / {m['errors'] if m else '-'} |"
+            )
+        lines += [
+            "",
+            f"Store file size per 10,000 versions: ours {z['ours_mb_per_10k']:.1f} MiB "
+            "(versions, params and their search index, evals, stage history, the ledger and its "
+            f"Merkle tree), MLflow {z['mlflow_mb_per_10k']:.1f} MiB (versions and tags only).",
+            "",
+        ]
+    return lines
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -774,6 +915,7 @@ def markdown(report: dict[str, Any]) -> str:
         if kinds:
             lines += ["", "Errors seen: " + "; ".join(f"`{k}`" for k in kinds) + "."]
         lines.append("")
+    lines += _http_markdown(report)
     extra = report.get("extras")
     if extra:
         lines += [
@@ -829,12 +971,23 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=50, help="versions per writer")
     parser.add_argument("--writer-rounds", type=int, default=3)
     parser.add_argument("--no-extras", action="store_true", help="skip the ours-only part")
+    parser.add_argument("--no-http", action="store_true", help="skip the two servers")
+    parser.add_argument("--http-seconds", type=float, default=5.0, help="per HTTP case")
+    parser.add_argument(
+        "--scale-versions",
+        type=int,
+        default=None,
+        help="versions of the scale run over 10,000 entries (0: skip; default 1,000,000, "
+        "100,000 with --quick)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--no-profile", action="store_true", help="no profiles of misses")
     parser.add_argument(
         "--render", metavar="JSON", help="only rewrite docs/benchmarks.md from a results file"
     )
     args = parser.parse_args()
+    if args.scale_versions is None:
+        args.scale_versions = 100_000 if args.quick else 1_000_000
     if args.render:
         DOCS.write_text(markdown(json.loads(Path(args.render).read_text())))
         print(f"wrote {DOCS.relative_to(ROOT)} from {args.render}")
@@ -897,6 +1050,14 @@ def main() -> None:
                 args.writes,
                 args.writer_rounds,
             )
+    if not args.no_http:
+        print("\n== over HTTP: registry serve against mlflow server (bench/http_servers.py)")
+        report["http"] = _script_json("http_servers.py", "--seconds", str(args.http_seconds))
+    if args.scale_versions > 0:
+        print(f"\n== at scale: {args.scale_versions:,} versions (bench/scale.py)")
+        report["scale"] = _script_json(
+            "scale.py", "--versions", str(args.scale_versions), "--seconds", str(args.http_seconds)
+        )
     if not args.no_extras:
         report["extras"] = extras()
     report["verdicts"] = verdicts(report)
