@@ -241,26 +241,26 @@ def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) ->
 
 def _resolve(ctx: Context, workload: str, instant: datetime | None) -> tuple[Head, Resolution]:
     with ctx.store.read() as conn:
-        spec = ctx.catalog(conn).workload(workload)
+        stack_entry = ctx.workload_stack(conn, workload)
         head = ledger.head(conn)
         when = format_time(instant) if instant else format_time(datetime.now(UTC))
-        held = stages.holder_at(conn, spec.stack, Stage.PRODUCTION, when)
+        held = stages.holder_at(conn, stack_entry, Stage.PRODUCTION, when)
         if held is None:
             raise NotFound(
                 f"workload {workload} had no production stack at {when}"
                 if instant
                 else f"workload {workload} has no production stack yet",
-                entry=spec.stack,
-                hint=None if instant else f"promote a version of {spec.stack} to production",
+                entry=stack_entry,
+                hint=None if instant else f"promote a version of {stack_entry} to production",
             )
-        stack = versions.version(conn, spec.stack, held.number)
+        stack = versions.version(conn, stack_entry, held.number)
         components = [
             Pinned(entry=u.entry, kind=u.kind, version=u.version, digest=u.digest)
-            for u in versions.upstream_of(conn, spec.stack, held.number)
+            for u in versions.upstream_of(conn, stack_entry, held.number)
         ]
     return (head.seq, head.hash), Resolution(
         workload=workload,
-        stack=Pinned(entry=spec.stack, version=held.number, digest=stack.digest),
+        stack=Pinned(entry=stack_entry, version=held.number, digest=stack.digest),
         components=components,
         approved_by=list(held.approved_by),
         since=held.effective_from,
