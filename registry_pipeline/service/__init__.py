@@ -13,7 +13,6 @@ from registry_pipeline.core.identity import Principal
 from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
-from registry_pipeline.service import queries
 from registry_pipeline.service import results as result
 from registry_pipeline.service._cases import (
     approval_cases,
@@ -26,16 +25,16 @@ from registry_pipeline.service._cases import (
     identity,
     pipeline_cases,
     promotion_cases,
+    query_cases,
     registration_cases,
     review_cases,
     transparency_cases,
     webhook_cases,
 )
-from registry_pipeline.service.context import Context, default_actor, local_principal
+from registry_pipeline.service.context import Context, default_actor, local_principal, open_store
 from registry_pipeline.service.results import Registered
+from registry_pipeline.settings import DEFAULT_DATABASE_URL as DEFAULT_URL
 from registry_pipeline.settings import deployments_root
-from registry_pipeline.store import Store
-from registry_pipeline.store.engine import DEFAULT_URL
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from registry_pipeline.inspection import Inspection
     from registry_pipeline.service.approvals import Signed
     from registry_pipeline.sources import Progress
+    from registry_pipeline.store import Store
 
 __all__ = ["Registered", "Registry", "check_actor", "check_reason", "default_actor"]
 Input = str | Path | Mapping[str, Any]
@@ -76,7 +76,7 @@ class Registry:
         deployments: str | Path | None = None,
     ) -> Registry:
         """Open the registry at ``url`` (:class:`NotFound` if there is none)."""
-        return cls(Store.open(url), actor=actor, deployments=deployments)
+        return cls(open_store(url), actor=actor, deployments=deployments)
 
     @classmethod
     def init(
@@ -84,7 +84,7 @@ class Registry:
     ) -> tuple[Registry, result.Initialised]:
         """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it."""
         loaded = catalog_cases.read_catalog(catalog)  # a malformed catalog creates nothing
-        registry = cls(Store.open(url, create=True), actor=actor)
+        registry = cls(open_store(url, create=True), actor=actor)
         return registry, catalog_cases.initialise(registry._ctx, url, loaded)
 
     def record_catalog(
@@ -220,35 +220,35 @@ class Registry:
 
     def show(self, ref: str) -> result.VersionView:
         """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
-        return queries.show(self._ctx, ref)
+        return query_cases.show(self._ctx, ref)
 
     def list_entries(self, *, kind: str | None = None) -> list[result.EntrySummary]:
         """Every catalog entry with its version count, latest version and stage holders."""
-        return queries.list_entries(self._ctx, kind=kind)
+        return query_cases.list_entries(self._ctx, kind=kind)
 
     def lineage(self, ref: str) -> result.LineageView:
         """The full upstream tree of a version and its direct downstream versions."""
-        return queries.lineage(self._ctx, ref)
+        return query_cases.lineage(self._ctx, ref)
 
     def card(self, ref: str) -> result.CardView:
         """A version's card fields and the card rendered as Markdown."""
-        return queries.card(self._ctx, ref)
+        return query_cases.card(self._ctx, ref)
 
     def resolve(self, workload: str, *, at: str | datetime | None = None) -> result.Resolution:
         """The stack serving ``workload`` in production, now or at instant ``at``."""
-        return queries.resolve(self._ctx, workload, at=at)
+        return query_cases.resolve(self._ctx, workload, at=at)
 
     def history(self, entry: str, *, stage: str | None = None) -> list[result.HistoryItem]:
         """Every stage assignment of ``entry`` (optionally of one stage), oldest first."""
-        return queries.history(self._ctx, entry, stage=stage)
+        return query_cases.history(self._ctx, entry, stage=stage)
 
     def review_due(self, *, entry: str | None = None) -> list[result.ReviewItem]:
         """Production versions whose approval or evals have outlived the policy."""
-        return queries.review_due(self._ctx, entry=entry)
+        return query_cases.review_due(self._ctx, entry=entry)
 
     def ledger_head(self) -> LedgerHead:
         """The recorded head of the ledger."""
-        return queries.ledger_head(self._ctx)
+        return query_cases.ledger_head(self._ctx)
 
     def anchor(self) -> result.Anchor:
         """The ledger head as an anchor (``SEQ:HASH``) to keep outside the registry."""

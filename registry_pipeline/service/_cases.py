@@ -21,6 +21,7 @@ __all__ = [
     "identity",
     "pipeline_cases",
     "promotion_cases",
+    "query_cases",
     "registration_cases",
     "review_cases",
     "transparency_cases",
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from registry_pipeline.service import evidence as evidence_cases
     from registry_pipeline.service import pipeline as pipeline_cases
     from registry_pipeline.service import promotion as promotion_cases
+    from registry_pipeline.service import queries as query_cases
     from registry_pipeline.service import registration as registration_cases
     from registry_pipeline.service import review as review_cases
     from registry_pipeline.service import tokens as identity
@@ -67,6 +69,7 @@ else:
     identity = _OnFirstUse("tokens")
     pipeline_cases = _OnFirstUse("pipeline")
     promotion_cases = _OnFirstUse("promotion")
+    query_cases = _OnFirstUse("queries")
     registration_cases = _OnFirstUse("registration")
     review_cases = _OnFirstUse("review")
     transparency_cases = _OnFirstUse("transparency")

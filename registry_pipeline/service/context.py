@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation, Role
 from registry_pipeline.core.identity import AuthMethod, Principal
 from registry_pipeline.errors import Refused, Step
-from registry_pipeline.store import Store, Tx, catalogs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from registry_pipeline.store import Store, Tx
 
 #: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
 #: process is enough (each transaction still reads which catalog is current).
@@ -22,6 +25,14 @@ _CATALOGS: dict[str, Catalog] = {}
 #: Each workload's stack by catalog digest, read from the stored document (see
 #: :meth:`Context.workload_stack`).
 _STACKS: dict[str, dict[str, str]] = {}
+
+
+def open_store(url: str, *, create: bool = False) -> Store:
+    """The store at ``url`` (see :meth:`Store.open`). SQLAlchemy is imported here, when a
+    database is opened: importing the service (as the Dagster definitions do) loads none."""
+    from registry_pipeline.store import Store
+
+    return Store.open(url, create=create)
 
 
 def default_actor() -> str:
@@ -71,6 +82,8 @@ class Context:
 
     def catalog(self, conn: Connection) -> Catalog:
         """The catalog current in the store, read on ``conn`` (inside its transaction)."""
+        from registry_pipeline.store import catalogs
+
         latest = catalogs.latest_digest(conn)
         if latest is None:
             return Catalog(entries={})
@@ -94,6 +107,8 @@ class Context:
         Raises:
             NotFound: no workload called ``name``.
         """
+        from registry_pipeline.store import catalogs
+
         latest = catalogs.latest_digest(conn)
         if latest is not None:
             parsed = _CATALOGS.get(latest[1])
