@@ -7,8 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry_pipeline.core.catalog import Catalog
-from registry_pipeline.core.gates import GateResult
 from registry_pipeline.core.identity import Principal
 from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
@@ -39,6 +37,8 @@ from registry_pipeline.settings import deployments_root
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from registry_pipeline.core.catalog import Catalog
+    from registry_pipeline.core.gates import GateResult
     from registry_pipeline.inputs.card_files import CardDocument
     from registry_pipeline.inspection import Inspection
     from registry_pipeline.service.approvals import Signed

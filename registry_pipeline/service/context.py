@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation, Role
 from registry_pipeline.core.identity import AuthMethod, Principal
 from registry_pipeline.errors import Refused, Step
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from registry_pipeline.core.catalog import Catalog, Operation
     from registry_pipeline.store import Store, Tx
 
 #: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
@@ -82,6 +82,7 @@ class Context:
 
     def catalog(self, conn: Connection) -> Catalog:
         """The catalog current in the store, read on ``conn`` (inside its transaction)."""
+        from registry_pipeline.core.catalog import Catalog
         from registry_pipeline.store import catalogs
 
         latest = catalogs.latest_digest(conn)
@@ -140,6 +141,7 @@ class Context:
         if catalog.permits(self.actor, operation, entry, groups=self.principal.groups):
             return
         from registry_pipeline.catalog import ROLE_KEYS, granting_keys
+        from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Role
 
         allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
         held = catalog.roles(self.actor, entry, groups=self.principal.groups)
