@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,9 @@ class Settings:
         return Registry.open(self.database, actor=self.actor)
 
 
+@functools.cache
 def _imported() -> None:
-    """Leave what the imports made out of garbage collection from here on.
+    """Leave what the imports made out of garbage collection from here on (once a process).
 
     A command runs once and exits; the modules, classes and functions its imports created
     live until then, and the collection at exit would walk every one of them (about 50 ms
