@@ -10,7 +10,6 @@ from registry_pipeline.assets.asset_keys import INVENTORY_KEY, LEDGER_KEY, expor
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.exports import WRITERS, export
-from registry_pipeline.exports.inventory import build
 
 QUALITY_CHECKS = {
     "production_has_independent_approver": "Every production version was approved by "
@@ -36,6 +35,8 @@ def build_inventory_asset() -> dg.AssetsDefinition:
         "downstream_of(entry, version), ...). Query it with `registry sql`.",
     )
     def inventory(registry: RegistryResource) -> dg.MaterializeResult:
+        from registry_pipeline.exports.inventory import build  # DuckDB, Arrow: on use
+
         published = build(registry.reader(), Path(registry.inventory))
         return dg.MaterializeResult(
             data_version=dg.DataVersion(str(published.as_of_seq)),

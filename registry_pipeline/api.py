@@ -15,7 +15,7 @@ from typing import Any
 
 from registry_pipeline.core.errors import BadInput
 from registry_pipeline.service import Registry as LocalRegistry
-from registry_pipeline.store.engine import DEFAULT_URL
+from registry_pipeline.settings import DEFAULT_DATABASE_URL as DEFAULT_URL
 
 SERVER_SCHEMES = ("http://", "https://")
 

@@ -45,7 +45,6 @@ from registry_pipeline.catalog import load_catalog
 from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.deployments import deployments_root
 from registry_pipeline.errors import NotFound
-from registry_pipeline.exports.inventory import inventory_root
 from registry_pipeline.landing import landing_root
 from registry_pipeline.sensors.ledger_changes import build_ledger_sensor
 from registry_pipeline.sensors.promotion_gates import build_gate_sensor
@@ -53,7 +52,8 @@ from registry_pipeline.sensors.review_due import build_review_sensor
 from registry_pipeline.sensors.stack_assembly import build_stack_sensor
 from registry_pipeline.sensors.training_outputs import build_training_sensor
 from registry_pipeline.service import Registry
-from registry_pipeline.store.engine import DEFAULT_URL, sqlite_path
+from registry_pipeline.settings import DEFAULT_DATABASE_URL as DEFAULT_URL
+from registry_pipeline.settings import inventory_root, plain_sqlite_path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,7 +103,11 @@ class Settings:
 
 def absolute_url(url: str) -> str:
     """``url`` with a relative SQLite path made absolute against the current folder."""
-    path = sqlite_path(url)
+    path = plain_sqlite_path(url)
+    if path is None:
+        from registry_pipeline.store.engine import sqlite_path  # SQLAlchemy: other URLs
+
+        path = sqlite_path(url)
     if path is None or path.is_absolute():
         return url
     return f"sqlite:///{path.resolve()}"

@@ -53,6 +53,18 @@ DEFAULT_HASH_CACHE = f"{STATE_DIR}/hash-cache.db"
 DEFAULT_SENSOR_INTERVAL = 10
 
 
+def plain_sqlite_path(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL (no query, nothing percent-encoded, not
+    in memory), read as SQLAlchemy reads it; ``None`` for any other URL, which only
+    SQLAlchemy parses (``registry_pipeline.store.engine.sqlite_path``). What needs only the
+    file (the Dagster definitions) then loads without SQLAlchemy."""
+    prefix = "sqlite:///"
+    database = url[len(prefix) :]
+    if not url.startswith(prefix) or "?" in url or "%" in url or database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
 def _env(name: str, environ: Mapping[str, str] | None) -> str | None:
     return (os.environ if environ is None else environ).get(name) or None
 

@@ -7,46 +7,44 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry_pipeline.core.catalog import Catalog
-from registry_pipeline.core.gates import GateResult
 from registry_pipeline.core.identity import Principal
 from registry_pipeline.core.ledger import LedgerHead
 from registry_pipeline.core.names import check_actor, check_reason
 from registry_pipeline.core.promotion import Decision, PromotionRequest
-from registry_pipeline.deployments import deployments_root
-from registry_pipeline.service import (
-    approvals,
-    audit,
-    catalog_sync,
-    content,
-    deployments,
-    events,
-    evidence,
-    pipeline,
-    promotion,
-    queries,
-    registration,
-    search,
-)
 from registry_pipeline.service import results as result
-from registry_pipeline.service import tokens as identity
-from registry_pipeline.service.approvals import Signed, ToSign
-from registry_pipeline.service.content import ContentCheck
-from registry_pipeline.service.context import Context, default_actor, local_principal
-from registry_pipeline.service.events import Feed
+from registry_pipeline.service._cases import (
+    approval_cases,
+    audit_cases,
+    catalog_cases,
+    content_cases,
+    deployment_cases,
+    event_cases,
+    evidence_cases,
+    identity,
+    pipeline_cases,
+    promotion_cases,
+    query_cases,
+    registration_cases,
+    review_cases,
+    search_cases,
+    transparency_cases,
+    webhook_cases,
+)
+from registry_pipeline.service.context import Context, default_actor, local_principal, open_store
 from registry_pipeline.service.results import Registered
-from registry_pipeline.service.review import Review
-from registry_pipeline.service.tokens import Tokens, WhoAmI
-from registry_pipeline.service.transparency import Ledger
-from registry_pipeline.service.webhooks import Webhooks
-from registry_pipeline.store import Store
-from registry_pipeline.store.engine import DEFAULT_URL
+from registry_pipeline.settings import DEFAULT_DATABASE_URL as DEFAULT_URL
+from registry_pipeline.settings import deployments_root
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from registry_pipeline.core.catalog import Catalog
+    from registry_pipeline.core.gates import GateResult
     from registry_pipeline.inputs.card_files import CardDocument
     from registry_pipeline.inspection import Inspection
+    from registry_pipeline.service.approvals import Signed
+    from registry_pipeline.service.search import SearchResult
+    from registry_pipeline.store import Store
 
 __all__ = ["Registered", "Registry", "check_actor", "check_reason", "default_actor"]
 Input = str | Path | Mapping[str, Any]
@@ -79,22 +77,22 @@ class Registry:
         deployments: str | Path | None = None,
     ) -> Registry:
         """Open the registry at ``url`` (:class:`NotFound` if there is none)."""
-        return cls(Store.open(url), actor=actor, deployments=deployments)
+        return cls(open_store(url), actor=actor, deployments=deployments)
 
     @classmethod
     def init(
         cls, url: str = DEFAULT_URL, *, catalog: str | Path | None = None, actor: str | None = None
     ) -> tuple[Registry, result.Initialised]:
         """Create (or upgrade) the registry at ``url`` and record ``catalog`` in it."""
-        loaded = catalog_sync.read_catalog(catalog)  # a malformed catalog creates nothing
-        registry = cls(Store.open(url, create=True), actor=actor)
-        return registry, catalog_sync.initialise(registry._ctx, url, loaded)
+        loaded = catalog_cases.read_catalog(catalog)  # a malformed catalog creates nothing
+        registry = cls(open_store(url, create=True), actor=actor)
+        return registry, catalog_cases.initialise(registry._ctx, url, loaded)
 
     def record_catalog(
         self, catalog: Catalog, document: Mapping[str, Any], *, source: str
     ) -> result.CatalogChange:
         """Record a new catalog (entries, workloads, policy) in the store, if it changed."""
-        return catalog_sync.record_catalog(self._ctx, catalog, document, source=source)
+        return catalog_cases.record_catalog(self._ctx, catalog, document, source=source)
 
     def catalog(self) -> Catalog:
         """The catalog currently recorded in the store."""
@@ -108,45 +106,45 @@ class Registry:
     def register(self, entry: str, source: str | Path, **options: Any) -> Registered:
         """Register ``source`` (a folder or file) as a version of ``entry``; ``options``:
         params, upstream, exclude, expected_digest, rehash, progress (see registration)."""
-        return registration.register(self._ctx, entry, source, **options)
+        return registration_cases.register(self._ctx, entry, source, **options)
 
     def register_inspected(self, entry: str, inspection: Inspection, **pins: Any) -> Registered:
         """Record a source a client inspected (``params``, ``upstream`` as for register)."""
-        return registration.register_inspected(self._ctx, entry, inspection, **pins)
+        return registration_cases.register_inspected(self._ctx, entry, inspection, **pins)
 
     def register_stack(self, stack: str, pins: Sequence[str]) -> Registered:
         """Register a stack version pinning an exact version of each of its components."""
-        return registration.register_stack(self._ctx, stack, pins)
+        return registration_cases.register_stack(self._ctx, stack, pins)
 
     def import_version(self, entry: str, **version: Any) -> Registered:
         """Record a version from another registry (see :func:`.registration.import_version`)."""
-        return registration.import_version(self._ctx, entry, **version)
+        return registration_cases.import_version(self._ctx, entry, **version)
 
     def import_stage(
         self, entry: str, version: int, *, stage: str, origin: Mapping[str, Any]
     ) -> result.StageChange | None:
         """Put an imported version in ``stage`` as its origin registry had it."""
-        return promotion.import_stage(self._ctx, entry, version, stage=stage, origin=origin)
+        return promotion_cases.import_stage(self._ctx, entry, version, stage=stage, origin=origin)
 
     def latest_versions(self, entries: Sequence[str]) -> dict[str, int | None]:
         """The newest version number of each of ``entries`` (``None`` when it has none)."""
-        return registration.latest_versions(self._ctx, entries)
+        return registration_cases.latest_versions(self._ctx, entries)
 
     def ingest_evals(self, ref: str, results: Input, *, suite: str) -> result.EvalRecorded:
         """Record eval results of ``suite`` (``SUITE@VERSION``) for version ``ref``."""
-        return evidence.ingest_evals(self._ctx, ref, results, suite=suite)
+        return evidence_cases.ingest_evals(self._ctx, ref, results, suite=suite)
 
     def ingest_ab(self, results: Input) -> result.ABRecorded:
         """Record an online A/B test result as evidence on both versions it compared."""
-        return evidence.ingest_ab(self._ctx, results)
+        return evidence_cases.ingest_ab(self._ctx, results)
 
     def set_card(self, ref: str, fields: Input | CardDocument) -> result.CardSet:
         """Set the model card of version ``ref`` from a mapping or a file."""
-        return evidence.set_card(self._ctx, ref, fields)
+        return evidence_cases.set_card(self._ctx, ref, fields)
 
     def request_promotion(self, ref: str, *, to: str, reason: str) -> PromotionRequest:
         """Open a request to move version ``ref`` to stage ``to``."""
-        return promotion.request_promotion(self._ctx, ref, to=to, reason=reason)
+        return promotion_cases.request_promotion(self._ctx, ref, to=to, reason=reason)
 
     def approve(
         self,
@@ -157,127 +155,127 @@ class Registry:
         signed: Signed | None = None,
     ) -> result.Decided:
         """Approve a pending request (not one's own), signed with ``key`` or ``signed``."""
-        return approvals.decide(
+        return approval_cases.decide(
             self._ctx, request_id, Decision.APPROVE, reason=reason, key=key, signed=signed
         )
 
-    def to_sign(self, request_id: int, *, reason: str) -> ToSign:
+    def to_sign(self, request_id: int, *, reason: str) -> approval_cases.ToSign:
         """The approval document to sign away from the registry, good for 10 minutes."""
-        return approvals.to_sign(self._ctx, request_id, reason=reason)
+        return approval_cases.to_sign(self._ctx, request_id, reason=reason)
 
     def reject(self, request_id: int, *, reason: str) -> result.Decided:
         """Reject a pending request; a rejected request can never be applied."""
-        return approvals.decide(self._ctx, request_id, Decision.REJECT, reason=reason)
+        return approval_cases.decide(self._ctx, request_id, Decision.REJECT, reason=reason)
 
     def withdraw(self, request_id: int, *, reason: str) -> result.Withdrawn:
         """Withdraw a pending request (its requester or an admin)."""
-        return approvals.withdraw(self._ctx, request_id, reason=reason)
+        return approval_cases.withdraw(self._ctx, request_id, reason=reason)
 
     def gates(self, request_id: int) -> result.GateReport:
         """Evaluate every gate of a request now, without changing anything."""
-        return promotion.gates(self._ctx, request_id)
+        return promotion_cases.gates(self._ctx, request_id)
 
     def readiness(self, ref: str, *, target: str = "production") -> list[GateResult]:
         """The evidence gates of version ``ref`` as a promotion to ``target`` sees them."""
-        return promotion.readiness(self._ctx, ref, target=target)
+        return promotion_cases.readiness(self._ctx, ref, target=target)
 
     def request_status(self, request_id: int) -> str:
         """``pending``, ``applied``, ``rejected`` or ``withdrawn``."""
-        return promotion.request_status(self._ctx, request_id)
+        return promotion_cases.request_status(self._ctx, request_id)
 
     def pending_requests(self) -> list[PromotionRequest]:
         """Every request still pending, oldest first."""
-        return promotion.pending_requests(self._ctx)
+        return promotion_cases.pending_requests(self._ctx)
 
     def apply(self, request_id: int) -> result.StageChange:
         """Apply a request if every gate passes, re-checked in the same transaction."""
-        return promotion.apply(self._ctx, request_id)
+        return promotion_cases.apply(self._ctx, request_id)
 
     def rollback(self, entry: str, *, stage: str, reason: str) -> result.StageChange:
         """Return ``stage`` of ``entry`` to the version that held it before."""
-        return promotion.rollback(self._ctx, entry, stage=stage, reason=reason)
+        return promotion_cases.rollback(self._ctx, entry, stage=stage, reason=reason)
 
     def write_deployments(self, stack: str | None = None) -> list[str]:
         """Rewrite the deployment manifests of the workloads ``stack`` serves (or all)."""
-        return deployments.write_deployments(self._ctx, stack)
+        return deployment_cases.write_deployments(self._ctx, stack)
 
     def show(self, ref: str) -> result.VersionView:
         """A version with its stage, lineage, evals and card (``ENTRY[@VERSION|@STAGE]``)."""
-        return queries.show(self._ctx, ref)
+        return query_cases.show(self._ctx, ref)
 
-    def search(self, **query: Any) -> search.SearchResult:
+    def search(self, **query: Any) -> SearchResult:
         """Versions by params tag and eval metric, from the store's indexes (see search)."""
-        return search.search(self._ctx, **query)
+        return search_cases.search(self._ctx, **query)
 
     def list_entries(self, *, kind: str | None = None) -> list[result.EntrySummary]:
         """Every catalog entry with its version count, latest version and stage holders."""
-        return queries.list_entries(self._ctx, kind=kind)
+        return query_cases.list_entries(self._ctx, kind=kind)
 
     def lineage(self, ref: str) -> result.LineageView:
         """The full upstream tree of a version and its direct downstream versions."""
-        return queries.lineage(self._ctx, ref)
+        return query_cases.lineage(self._ctx, ref)
 
     def card(self, ref: str) -> result.CardView:
         """A version's card fields and the card rendered as Markdown."""
-        return queries.card(self._ctx, ref)
+        return query_cases.card(self._ctx, ref)
 
     def resolve(self, workload: str, *, at: str | datetime | None = None) -> result.Resolution:
         """The stack serving ``workload`` in production, now or at instant ``at``."""
-        return queries.resolve(self._ctx, workload, at=at)
+        return query_cases.resolve(self._ctx, workload, at=at)
 
     def history(self, entry: str, *, stage: str | None = None) -> list[result.HistoryItem]:
         """Every stage assignment of ``entry`` (optionally of one stage), oldest first."""
-        return queries.history(self._ctx, entry, stage=stage)
+        return query_cases.history(self._ctx, entry, stage=stage)
 
     def review_due(self, *, entry: str | None = None) -> list[result.ReviewItem]:
         """Production versions whose approval or evals have outlived the policy."""
-        return queries.review_due(self._ctx, entry=entry)
+        return query_cases.review_due(self._ctx, entry=entry)
 
     def ledger_head(self) -> LedgerHead:
         """The recorded head of the ledger."""
-        return queries.ledger_head(self._ctx)
+        return query_cases.ledger_head(self._ctx)
 
     def anchor(self) -> result.Anchor:
         """The ledger head as an anchor (``SEQ:HASH``) to keep outside the registry."""
-        return audit.anchor(self._ctx)
+        return audit_cases.anchor(self._ctx)
 
     def verify(self, *, anchor: str | None = None) -> result.LedgerVerdict:
         """Recompute the ledger chain against the recorded head and an optional anchor."""
-        return audit.verify(self._ctx, anchor=anchor)
+        return audit_cases.verify(self._ctx, anchor=anchor)
 
     @property
-    def automation(self) -> pipeline.Automation:
+    def automation(self) -> pipeline_cases.Automation:
         """The questions the Dagster layer asks: latest pins, stack versions due, readiness."""
-        return pipeline.Automation(self._ctx)
+        return pipeline_cases.Automation(self._ctx)
 
     @property
-    def tokens(self) -> Tokens:
+    def tokens(self) -> identity.Tokens:
         """Registry tokens: ``create``, ``list``, ``revoke``."""
-        return Tokens(self._ctx)
+        return identity.Tokens(self._ctx)
 
     @property
-    def webhooks(self) -> Webhooks:
+    def webhooks(self) -> webhook_cases.Webhooks:
         """Webhooks: ``add``, ``list``, ``remove``, ``enable``, ``deliveries``, ``redeliver``."""
-        return Webhooks(self._ctx)
+        return webhook_cases.Webhooks(self._ctx)
 
     @property
-    def review(self) -> Review:
+    def review(self) -> review_cases.Review:
         """What the web UI shows: ``inbox``, ``request``, ``workload``, ``entry``."""
-        return Review(self._ctx)
+        return review_cases.Review(self._ctx)
 
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> transparency_cases.Ledger:
         """The ledger's Merkle tree: ``head``, ``inclusion``, ``consistency``."""
-        return Ledger(self._ctx)
+        return transparency_cases.Ledger(self._ctx)
 
-    def events(self, *, after: int = 0, limit: int = 100) -> Feed:
+    def events(self, *, after: int = 0, limit: int = 100) -> event_cases.Feed:
         """Up to ``limit`` ledger events after seq ``after``, oldest first, and the cursor."""
-        return events.feed(self._ctx, after=after, limit=limit)
+        return event_cases.feed(self._ctx, after=after, limit=limit)
 
-    def whoami(self) -> WhoAmI:
+    def whoami(self) -> identity.WhoAmI:
         """The acting principal, how it was authenticated, and its roles."""
         return identity.whoami(self._ctx)
 
-    def verify_content(self, ref: str, path: str | Path) -> ContentCheck:
+    def verify_content(self, ref: str, path: str | Path) -> content_cases.ContentCheck:
         """Whether the bytes at ``path`` are exactly version ``ref``'s."""
-        return content.verify_content(self._ctx, ref, path)
+        return content_cases.verify_content(self._ctx, ref, path)

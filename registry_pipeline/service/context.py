@@ -8,18 +8,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
-
-from registry_pipeline.catalog import ROLE_KEYS, catalog_from_document, granting_keys
-from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation, Role
 from registry_pipeline.core.identity import AuthMethod, Principal
 from registry_pipeline.errors import Refused, Step
-from registry_pipeline.store import Store, Tx, catalogs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from registry_pipeline.core.catalog import Catalog, Operation
+    from registry_pipeline.store import Store, Tx
 
 #: Parsed catalogs by digest: a catalog is immutable once stored, so parsing it once per
 #: process is enough (each transaction still reads which catalog is current).
 _CATALOGS: dict[str, Catalog] = {}
+#: Each workload's stack by catalog digest, read from the stored document (see
+#: :meth:`Context.workload_stack`).
+_STACKS: dict[str, dict[str, str]] = {}
+
+
+def open_store(url: str, *, create: bool = False) -> Store:
+    """The store at ``url`` (see :meth:`Store.open`). SQLAlchemy is imported here, when a
+    database is opened: importing the service (as the Dagster definitions do) loads none."""
+    from registry_pipeline.store import Store
+
+    return Store.open(url, create=create)
 
 
 def default_actor() -> str:
@@ -69,15 +82,48 @@ class Context:
 
     def catalog(self, conn: Connection) -> Catalog:
         """The catalog current in the store, read on ``conn`` (inside its transaction)."""
+        from registry_pipeline.core.catalog import Catalog
+        from registry_pipeline.store import catalogs
+
         latest = catalogs.latest_digest(conn)
         if latest is None:
             return Catalog(entries={})
         cached = _CATALOGS.get(latest[1])
         if cached is None:
+            from registry_pipeline.catalog import catalog_from_document  # pydantic: on use
+
             cached = catalog_from_document(catalogs.document(conn, latest[0]))
             _CATALOGS.clear()
             _CATALOGS[latest[1]] = cached
         return cached
+
+    def workload_stack(self, conn: Connection, name: str) -> str:
+        """The stack of workload ``name`` in the catalog current in the store.
+
+        A stored catalog document was validated when it was recorded, so its workloads'
+        stacks are read from it as they are, without building (and validating) the whole
+        catalog: a ``registry resolve`` then never loads the catalog's models. Anything
+        else (an unknown workload, no catalog) is answered by :meth:`catalog`.
+
+        Raises:
+            NotFound: no workload called ``name``.
+        """
+        from registry_pipeline.store import catalogs
+
+        latest = catalogs.latest_digest(conn)
+        if latest is not None:
+            parsed = _CATALOGS.get(latest[1])
+            if parsed is not None:
+                return parsed.workload(name).stack
+            stacks = _STACKS.get(latest[1])
+            if stacks is None:
+                workloads = catalogs.document(conn, latest[0]).get("workloads") or {}
+                stacks = {w: str(spec["stack"]) for w, spec in workloads.items()}
+                _STACKS.clear()
+                _STACKS[latest[1]] = stacks
+            if name in stacks:
+                return stacks[name]
+        return self.catalog(conn).workload(name).stack
 
     def is_admin(self, conn: Connection) -> bool:
         """Whether the actor is in ``policy.admins``; in local mode the operator, who holds
@@ -94,6 +140,9 @@ class Context:
         """
         if catalog.permits(self.actor, operation, entry, groups=self.principal.groups):
             return
+        from registry_pipeline.catalog import ROLE_KEYS, granting_keys
+        from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Role
+
         allowed = catalog.policy.permissions.get(operation, DEFAULT_PERMISSIONS[operation])
         held = catalog.roles(self.actor, entry, groups=self.principal.groups)
         keys = granting_keys(catalog, operation, entry)

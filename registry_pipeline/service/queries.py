@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
-from registry_pipeline.core import review
-from registry_pipeline.core.ab_tests import ABResult
-from registry_pipeline.core.cards import render_markdown
-from registry_pipeline.core.catalog import Catalog
 from registry_pipeline.core.kinds import check_name, parse_kind
 from registry_pipeline.core.ledger import LedgerHead
-from registry_pipeline.core.promotion import Decision
-from registry_pipeline.core.provider import DEPRECATION_NOTICE_DAYS, deprecation_problem
 from registry_pipeline.core.refs import VersionRef, parse_exact, parse_ref
 from registry_pipeline.core.stages import SINGLE_HOLDER_STAGES, Stage, parse_stage
 from registry_pipeline.core.times import format_time, parse_instant, parse_stored
@@ -36,7 +28,15 @@ from registry_pipeline.service.results import (
     ReviewItem,
     VersionView,
 )
-from registry_pipeline.store import dumps, evidence, ledger, loads, promotions, stages, versions
+from registry_pipeline.store import dumps, ledger, loads, stages, versions
+
+# What only some questions need (evidence, cards, reviews and the gates they import) is
+# imported by them, so that ``resolve``, the question a deploy script asks, loads none of it.
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from registry_pipeline.core.ab_tests import ABResult
+    from registry_pipeline.core.catalog import Catalog
 
 MAX_LINEAGE_DEPTH = 64
 
@@ -76,6 +76,8 @@ def show(ctx: Context, ref: str) -> VersionView:
 
 
 def _show(ctx: Context, parsed: VersionRef) -> tuple[Head, VersionView]:
+    from registry_pipeline.store import evidence
+
     with ctx.store.read() as conn:
         head = ledger.head(conn)
         catalog = ctx.catalog(conn)
@@ -178,6 +180,9 @@ def lineage(ctx: Context, ref: str) -> LineageView:
 
 def card(ctx: Context, ref: str) -> CardView:
     """A version's card fields and the card rendered as Markdown."""
+    from registry_pipeline.core.cards import render_markdown
+    from registry_pipeline.store import evidence
+
     parsed = parse_ref(ref)
     with ctx.store.read() as conn:
         catalog = ctx.catalog(conn)
@@ -241,26 +246,26 @@ def resolve(ctx: Context, workload: str, *, at: str | datetime | None = None) ->
 
 def _resolve(ctx: Context, workload: str, instant: datetime | None) -> tuple[Head, Resolution]:
     with ctx.store.read() as conn:
-        spec = ctx.catalog(conn).workload(workload)
+        stack_entry = ctx.workload_stack(conn, workload)
         head = ledger.head(conn)
         when = format_time(instant) if instant else format_time(datetime.now(UTC))
-        held = stages.holder_at(conn, spec.stack, Stage.PRODUCTION, when)
+        held = stages.holder_at(conn, stack_entry, Stage.PRODUCTION, when)
         if held is None:
             raise NotFound(
                 f"workload {workload} had no production stack at {when}"
                 if instant
                 else f"workload {workload} has no production stack yet",
-                entry=spec.stack,
-                hint=None if instant else f"promote a version of {spec.stack} to production",
+                entry=stack_entry,
+                hint=None if instant else f"promote a version of {stack_entry} to production",
             )
-        stack = versions.version(conn, spec.stack, held.number)
+        stack = versions.version(conn, stack_entry, held.number)
         components = [
             Pinned(entry=u.entry, kind=u.kind, version=u.version, digest=u.digest)
-            for u in versions.upstream_of(conn, spec.stack, held.number)
+            for u in versions.upstream_of(conn, stack_entry, held.number)
         ]
     return (head.seq, head.hash), Resolution(
         workload=workload,
-        stack=Pinned(entry=spec.stack, version=held.number, digest=stack.digest),
+        stack=Pinned(entry=stack_entry, version=held.number, digest=stack.digest),
         components=components,
         approved_by=list(held.approved_by),
         since=held.effective_from,
@@ -309,8 +314,11 @@ def review_due(ctx: Context, *, entry: str | None = None) -> list[ReviewItem]:
     provider models (or stacks pinning them) past or within ``DEPRECATION_NOTICE_DAYS`` of
     their deprecation date (``what: "deprecation"``, ``age_days`` counted from that date,
     negative before it; ``model`` names the provider model version)."""
-
+    from registry_pipeline.core import review
+    from registry_pipeline.core.promotion import Decision
+    from registry_pipeline.core.provider import DEPRECATION_NOTICE_DAYS, deprecation_problem
     from registry_pipeline.service.promotion import provider_pins
+    from registry_pipeline.store import evidence, promotions
 
     now = datetime.now(UTC)
     due: list[ReviewItem] = []

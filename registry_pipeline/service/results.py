@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from registry_pipeline.core.gates import GateResult
-from registry_pipeline.core.versions import DownstreamLink, UpstreamLink
+if TYPE_CHECKING:
+    from registry_pipeline.core.gates import GateResult
+    from registry_pipeline.core.versions import DownstreamLink, UpstreamLink
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -51,3 +51,32 @@ def test_the_environment_overrides_defaults_and_an_explicit_value_overrides_both
 def test_a_sensor_interval_that_is_not_a_whole_number_of_seconds_is_bad_input(text: str) -> None:
     with pytest.raises(BadInput, match="REGISTRY_SENSOR_INTERVAL"):
         settings.sensor_interval(environ={"REGISTRY_SENSOR_INTERVAL": text})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///.registry/registry.db",
+        "sqlite:////srv/registry/registry.db",
+        "sqlite:///relative/dir with space/r.db",
+    ],
+)
+def test_a_plain_sqlite_url_is_read_as_sqlalchemy_reads_it(url: str) -> None:
+    from registry_pipeline.store.engine import sqlite_path
+
+    assert settings.plain_sqlite_path(url) == sqlite_path(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///a%20b.db",
+        "sqlite:///r.db?timeout=5",
+        "sqlite+pysqlite:///r.db",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "postgresql+psycopg2://registry@db/registry",
+    ],
+)
+def test_any_other_url_is_left_to_sqlalchemy(url: str) -> None:
+    assert settings.plain_sqlite_path(url) is None
