@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -28,6 +29,21 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+#: SIGTERM as this test process started with it.
+_SIGTERM = signal.getsignal(signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_as_it_was() -> Any:
+    """Put SIGTERM back after each test. Running Dagster in process maps SIGTERM to the
+    SIGINT handler, which a test worker may ignore: every process a later test starts
+    (a server, ``events --follow``) would then inherit an ignored SIGTERM and outlive
+    ``terminate()``."""
+    yield
+    if signal.getsignal(signal.SIGTERM) is not _SIGTERM:
+        signal.signal(signal.SIGTERM, _SIGTERM)
 
 
 @pytest.fixture(autouse=True)
