@@ -841,10 +841,18 @@ def markdown(report: dict[str, Any]) -> str:
         "every gate (approvals, evals threshold, license, transition) inside its write "
         "transaction, appends `promotion.apply` to the ledger, displaces the holder and "
         "rewrites deployment manifests. MLflow moves an alias.",
-        "- **Search**: ours queries the published DuckDB inventory through "
-        "`registry_pipeline.exports.inventory.query` (what `registry sql` runs, opening the "
-        "database each call); the inventory is rebuilt from the store when the ledger "
-        "moved (build time in the seeding table, not in the query time).",
+        "- **Search**: ours is `Registry.search` (what `registry search` and `GET "
+        "/api/v1/versions` run): the store's search indexes, written in the transaction that "
+        "records each version and eval, so nothing is rebuilt and a version recorded a "
+        "moment ago is found; answers are kept in memory until the ledger moves. *Right "
+        "after a write*: a version with the searched tag is recorded first (untimed), and "
+        "the call fails unless the answer includes it, on both sides. The DuckDB inventory "
+        "(`registry sql`) is still rebuilt when the ledger moved (its build time is in the "
+        "seeding line).",
+        "- **Resolve production**: *steady* is what a deployment system polling sees (the "
+        "answer kept in memory until the ledger moves); *right after a write* records a "
+        "version of another entry first (untimed), so nothing kept answers and the reads "
+        "run.",
         "",
     ]
     for s in report["sizes"]:
