@@ -11,7 +11,7 @@ import click
 from registry_pipeline.cli import _output as out
 from registry_pipeline.cli._app import Settings, cli, pass_settings
 from registry_pipeline.cli._output import emit, note
-from registry_pipeline.core.errors import BadInput
+from registry_pipeline.core.names import parse_pairs
 
 
 @cli.command()
@@ -126,16 +126,10 @@ def search(
     Example:
       registry search --param dataset=tickets-2024q4 --metric accuracy --min 0.9
     """
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise BadInput(f"--param {pair[:40]!r} must be KEY=VALUE")
-        params[key] = value
     data = (
         settings.registry()
         .search(
-            params=params,
+            params=parse_pairs(pairs, what="--param"),
             metric=metric,
             at_least=at_least,
             at_most=at_most,

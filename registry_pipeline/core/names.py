@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from registry_pipeline.core.errors import BadInput, Step
 
 MAX_ACTOR = 256
@@ -37,3 +39,18 @@ def check_reason(reason: str) -> str:
     if any(ord(c) < 32 and c not in "\t" for c in reason):
         raise BadInput("the reason must be one line of text without control characters")
     return reason.strip()
+
+
+def parse_pairs(pairs: Iterable[str], *, what: str = "param") -> dict[str, str]:
+    """``KEY=VALUE`` strings as a mapping (the value may hold ``=``; a later key wins).
+
+    Raises:
+        BadInput: a string without ``=``.
+    """
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"{what} {pair[:40]!r} must be KEY=VALUE")
+        found[key] = value
+    return found

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
-from registry_pipeline.core.errors import BadInput
 from registry_pipeline.core.kinds import EntryKind
+from registry_pipeline.core.names import parse_pairs
 from registry_pipeline.server.deps import Reg
 from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
 from registry_pipeline.server.responses import (
@@ -71,14 +71,8 @@ def search(
 ) -> Any:
     """Versions by tag (``param=KEY=VALUE``, repeatable) and eval metric (``metric`` within
     ``min``..``max``), from the registry's search indexes; at most ``limit`` in all."""
-    params = {}
-    for pair in param:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise BadInput(f"param {pair[:40]!r} must be KEY=VALUE")
-        params[key] = value
     found = reg.search(
-        params=params,
+        params=parse_pairs(param),
         metric=metric,
         at_least=at_least,
         at_most=at_most,
