@@ -110,6 +110,25 @@ PageError = Callable[[Request, int, str], Response | None]
 """How the web UI answers an error on one of its pages (``None``: not a page)."""
 
 
+def answer_for(error: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """``(status, problem, headers)`` for any exception a request raised: registry errors
+    by :data:`STATUSES` (401 with ``WWW-Authenticate``), 429 with ``Retry-After``, and
+    anything unexpected as a bare 500 (never a stack trace)."""
+    if isinstance(error, RegistryError):
+        status, body = error_problem(error)
+        return status, body, {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(error, Throttled):
+        body = problem(429, "rate limit reached; retry later", code="TooManyRequests")
+        return 429, body, {"Retry-After": str(error.retry_after)}
+    return 500, problem(500, "internal error", code="InternalError"), {}
+
+
+def problem_response(error: Exception) -> JSONResponse:
+    """:func:`answer_for` as a response."""
+    status, body, headers = answer_for(error)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
+
+
 def install(app: FastAPI, page_error: PageError | None = None) -> None:
     """Answer every error as a problem: registry errors by :data:`STATUSES`, 429 with
     ``Retry-After``, validation errors as 422, anything unexpected as a bare 500 (never a
@@ -120,12 +139,9 @@ def install(app: FastAPI, page_error: PageError | None = None) -> None:
 
     @app.exception_handler(RegistryError)
     async def registry_error(request: Request, error: RegistryError) -> Response:
-        status, body = error_problem(error)
+        status, body, _ = answer_for(error)
         shown = as_page(request, status, str(body["detail"]))
-        if shown is not None:
-            return shown
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+        return shown if shown is not None else problem_response(error)
 
     @app.exception_handler(Throttled)
     async def throttled(request: Request, error: Throttled) -> Response:
@@ -133,13 +149,7 @@ def install(app: FastAPI, page_error: PageError | None = None) -> None:
         if shown is not None:
             shown.headers["Retry-After"] = str(error.retry_after)
             return shown
-        body = problem(429, "rate limit reached; retry later", code="TooManyRequests")
-        return JSONResponse(
-            body,
-            status_code=429,
-            media_type=PROBLEM,
-            headers={"Retry-After": str(error.retry_after)},
-        )
+        return problem_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
@@ -168,12 +178,6 @@ def install(app: FastAPI, page_error: PageError | None = None) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def internal(request: Request, __: Exception) -> Response:
+    async def internal(request: Request, error: Exception) -> Response:
         shown = as_page(request, 500, "internal error")
-        if shown is not None:
-            return shown
-        return JSONResponse(
-            problem(500, "internal error", code="InternalError"),
-            status_code=500,
-            media_type=PROBLEM,
-        )
+        return shown if shown is not None else problem_response(error)

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from registry_pipeline.server import _errors, web
 from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, RequestLog
 from registry_pipeline.server.deps import ServerState
+from registry_pipeline.server.hot import HotReads
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
 from registry_pipeline.server.responses import Health, ok
 from registry_pipeline.server.routes import admin, events, ledger, promotion, versions
@@ -127,6 +128,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     for routes in (admin, versions, promotion, events, ledger):
         app.include_router(routes.router, prefix=API)
     web.install(app, dagster_url=config.dagster_url)
+    app.add_middleware(HotReads, shared=shared)  # inside the log: counted, given an id
     app.add_middleware(RequestLog, api=app, metrics=metrics)
     app.add_middleware(BodyLimit)
     plain_openapi = app.openapi

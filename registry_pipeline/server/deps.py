@@ -39,6 +39,10 @@ class ServerState:
     def _head(self) -> int:
         return Registry(self.store(), actor="events").ledger_head().seq
 
+    def acting_as(self, who: Principal) -> Registry:
+        """The registry acting as ``who``."""
+        return Registry(self.store(), principal=who, deployments=self.deployments)
+
     def store(self) -> Store:
         """The one store of this process."""
         with self._lock:
@@ -56,8 +60,11 @@ def state(request: Request) -> ServerState:
 
 def principal(request: Request) -> Principal:
     """The authenticated caller (401 without valid credentials, 429 over the rate)."""
-    shared = state(request)
-    header = request.headers.get("authorization", "")
+    return authenticate(state(request), request.headers.get("authorization", ""))
+
+
+def authenticate(shared: ServerState, header: str) -> Principal:
+    """The caller an ``Authorization`` header proves, counted against its rate."""
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise Unauthenticated("no bearer token", step=Step.LOG_IN)
@@ -73,8 +80,7 @@ def principal(request: Request) -> Principal:
 async def registry(request: Request, who: Annotated[Principal, Depends(principal)]) -> Registry:
     """The registry acting as the authenticated caller (no I/O: async, so that FastAPI
     does not spend a worker-thread hop on it)."""
-    shared = state(request)
-    return Registry(shared.store(), principal=who, deployments=shared.deployments)
+    return state(request).acting_as(who)
 
 
 Reg = Annotated[Registry, Depends(registry)]

@@ -126,8 +126,14 @@ def test_every_answer_matches_its_documented_model(estate: Estate, tmp_path: Pat
         made = answer(carol.post("/api/v1/webhooks", json=hook), r.WebhookCreatedDoc, 201)
         answer(carol.get("/api/v1/webhooks"), r.WebhookList)
         answer(carol.get(f"/api/v1/webhooks/{made['id']}/deliveries"), r.DeliveryList)
-        wait_for(lambda: bool(receiver.received), timeout=30, what="its own webhook.add")
-        [sent] = carol.get(f"/api/v1/webhooks/{made['id']}/deliveries").json()["deliveries"]
+        listed = f"/api/v1/webhooks/{made['id']}/deliveries"
+        # the receiver sees the request before the dispatcher records its answer
+        wait_for(
+            lambda: bool(receiver.received and carol.get(listed).json()["deliveries"]),
+            timeout=30,
+            what="its own webhook.add, delivered and recorded",
+        )
+        [sent] = carol.get(listed).json()["deliveries"]
         again = carol.post(f"/api/v1/webhook-deliveries/{sent['id']}/redeliver")
         answer(again, r.DeliveryDoc)
         answer(carol.post(f"/api/v1/webhooks/{made['id']}/enable"), r.WebhookDoc)

@@ -5,9 +5,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from registry_pipeline.server.deps import Reg
+from registry_pipeline.server.hot import resolution
 from registry_pipeline.server.paging import DEFAULT_PAGE, PageSize, PageToken, page
 from registry_pipeline.server.responses import (
     DecidedDoc,
@@ -38,12 +39,6 @@ from registry_pipeline.server.schemas import (
 router = APIRouter()
 RequestId = Annotated[int, PathParam(**ID)]
 Name = Annotated[str, PathParam(pattern=NAME)]
-
-
-def _etags(header: str) -> set[str]:
-    """The entity tags of an ``If-None-Match`` header, each also in its weak form."""
-    tags = {t.strip() for t in header.split(",") if t.strip()}
-    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
 
 
 @router.post("/requests", status_code=201, response_model=None, responses=ok(RequestDoc, 201))
@@ -130,11 +125,7 @@ def resolve(
 
     The weak ``ETag`` is the ledger head the answer was read at: two answers with one head
     differ at most in ``as_of.time``. ``If-None-Match`` with it answers 304."""
-    body = reg.resolve(workload, at=at).to_dict()  # from memory while the head stays
-    etag = f'W/"{body["as_of"]["ledger_head"]}"'
-    if etag in _etags(request.headers.get("if-none-match", "")):
-        return Response(status_code=304, headers={"ETag": etag})
-    return JSONResponse(body, headers={"ETag": etag})
+    return resolution(reg, workload, at, request.headers.get("if-none-match", ""))
 
 
 @router.get("/entries/{entry}/history", response_model=None, responses=ok(HistoryDoc))

@@ -30,8 +30,7 @@ Reason = Annotated[str, Form(min_length=1, max_length=2000)]
 
 def acting(request: Request, who: Principal) -> Registry:
     """The registry acting as ``who``."""
-    shared = state(request)
-    return Registry(shared.store(), principal=who, deployments=shared.deployments)
+    return state(request).acting_as(who)
 
 
 @router.get("/", name="inbox")

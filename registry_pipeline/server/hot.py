@@ -1,0 +1,162 @@
+"""The reads a serving fleet makes on every request, answered without the framework's
+per-request machinery.
+
+``GET /api/v1/workloads/W/resolve`` and ``GET /api/v1/versions/REF`` are what deployment
+systems poll. FastAPI answers them correctly, but most of such a request went to its own
+work: matching the path against every route, resolving dependencies, two worker-thread
+hops and ``jsonable_encoder`` over the answer (about 0.6 ms of a 1.2 ms resolve). This
+ASGI layer answers those two paths, when the request is plain (no query string, a path
+that is a valid name), in one worker-thread hop, with the same authentication, rate
+limit, cache, ``ETag`` and problem documents as the routes, which it shares with them.
+Every other request goes on to FastAPI, which stays the contract and the OpenAPI document.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio.to_thread
+from starlette.responses import JSONResponse, Response
+
+from registry_pipeline.core.identity import Principal
+from registry_pipeline.server import _errors
+from registry_pipeline.server._middleware import ASGIApp, Receive, Scope, Send
+from registry_pipeline.server.deps import ServerState, authenticate
+from registry_pipeline.server.oidc import looks_like_jwt
+from registry_pipeline.server.schemas import NAME, REF
+from registry_pipeline.service import Registry
+from registry_pipeline.service.cache import Uncached, memory_only
+
+API = "/api/v1"
+_NAME = re.compile(NAME)
+_REF = re.compile(REF)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The route a request was answered as (what the metrics label it by)."""
+
+    path: str
+
+
+RESOLVE = Route(f"{API}/workloads/{{workload}}/resolve")
+SHOW = Route(f"{API}/versions/{{ref}}")
+
+
+def etags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header, each also in its weak form."""
+    tags = {t.strip() for t in header.split(",") if t.strip()}
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+
+
+def resolution(reg: Registry, workload: str, at: str | None, if_none_match: str) -> Response:
+    """The answer to a resolve: the stack with its weak ``ETag`` (the ledger head it was
+    read at: two answers with one head differ at most in ``as_of.time``), or 304 when
+    ``If-None-Match`` names it."""
+    body = reg.resolve(workload, at=at).to_dict()  # from memory while the head stays
+    etag = f'W/"{body["as_of"]["ledger_head"]}"'
+    if etag in etags(if_none_match):
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(body, headers={"ETag": etag})
+
+
+Answer = Callable[[Registry, str, str], Response]
+"""An answer from the registry acting as the caller, the name in the path and the
+request's ``If-None-Match``."""
+
+
+def _resolve(reg: Registry, workload: str, if_none_match: str) -> Response:
+    return resolution(reg, workload, None, if_none_match)
+
+
+def _show(reg: Registry, ref: str, _if_none_match: str) -> Response:
+    return JSONResponse(reg.show(ref).to_dict())
+
+
+class HotReads:
+    """Answer plain resolves and shows here; pass everything else on to ``app``.
+
+    On SQLite an answer kept in memory is given on the event loop itself: what it waits
+    on is the head read, a page of a local file, shorter than a hop to a worker thread
+    (0.25 ms on a busy machine). Anything that would compute, read the network (an
+    identity provider's keys, PostgreSQL) or wait longer goes to a worker thread."""
+
+    def __init__(self, app: ASGIApp, *, shared: ServerState) -> None:
+        self.app = app
+        self.shared = shared
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self._match(scope) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route, answer, name = found
+        scope["route"] = route
+        authorization, if_none_match = "", ""
+        for key, value in scope["headers"]:
+            if key == b"authorization" and not authorization:
+                authorization = value.decode("latin-1")
+            elif key == b"if-none-match" and not if_none_match:
+                if_none_match = value.decode("latin-1")
+        response, who = None, None
+        if self._local(authorization):
+            response, who = self._from_memory(answer, name, authorization, if_none_match)
+        if response is None:
+            response = await anyio.to_thread.run_sync(
+                self._answer, answer, name, authorization, if_none_match, who
+            )
+        await response(scope, receive, send)
+
+    def _local(self, authorization: str) -> bool:
+        """Whether authenticating and answering wait on nothing but a local file."""
+        if self.shared.store().backend != "sqlite":
+            return False
+        return self.shared.verifier is None or not looks_like_jwt(
+            authorization.partition(" ")[2].strip()
+        )
+
+    def _from_memory(
+        self, answer: Answer, name: str, authorization: str, if_none_match: str
+    ) -> tuple[Response | None, Principal | None]:
+        """The answer if all it needs is kept in memory (else ``None``), and the caller
+        if authenticated (so that a worker thread does not count it against its rate
+        twice)."""
+        who = None
+        with memory_only():
+            try:
+                who = authenticate(self.shared, authorization)
+                return answer(self.shared.acting_as(who), name, if_none_match), who
+            except Uncached:
+                return None, who
+            except Exception as error:  # noqa: BLE001 - every error is a problem document
+                return _errors.problem_response(error), who
+
+    def _answer(
+        self,
+        answer: Answer,
+        name: str,
+        authorization: str,
+        if_none_match: str,
+        who: Principal | None,
+    ) -> Response:
+        try:
+            if who is None:
+                who = authenticate(self.shared, authorization)
+            return answer(self.shared.acting_as(who), name, if_none_match)
+        except Exception as error:  # noqa: BLE001 - every error is a problem document
+            return _errors.problem_response(error)
+
+    @staticmethod
+    def _match(scope: Scope) -> tuple[Route, Answer, str] | None:
+        if scope["method"] != "GET" or scope["query_string"]:
+            return None
+        path: str = scope["path"]
+        if not path.startswith(API):
+            return None
+        parts = path[len(API) + 1 :].split("/")
+        if len(parts) == 3 and parts[0] == "workloads" and parts[2] == "resolve":
+            if _NAME.fullmatch(parts[1]):
+                return RESOLVE, _resolve, parts[1]
+        elif len(parts) == 2 and parts[0] == "versions" and _REF.fullmatch(parts[1]):
+            return SHOW, _show, parts[1]
+        return None
