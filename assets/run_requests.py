@@ -23,6 +23,8 @@ from registry_pipeline.service.results import GateReport
 
 #: The asset job that registers versions of catalog entries.
 ENTRY_JOB = "register_entries"
+#: The asset job that rebuilds the ledger asset and what derives from it.
+REBUILD_JOB = "rebuild_derived"
 #: Tag of the runs that rebuild what derives from the ledger.
 DERIVED_TAG = "registry/derived"
 #: Tag of an apply run: the promotion request it applies.

@@ -3,7 +3,10 @@ inventory and compliance exports downstream of it). The sensor reads the event f
 its cursor, through the registry server in server mode; a ledger that shrank below the
 cursor (a registry restored from a backup) counts as moved."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -11,21 +14,28 @@ from registry_pipeline.assets import run_requests
 from registry_pipeline.assets.resources import RegistryResource
 from registry_pipeline.sensors._runs import any_in_flight
 
+if TYPE_CHECKING:  # what ``dg.define_asset_job`` returns; Dagster does not export it
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
 FEED_PAGE = 100
 """Events read a tick: one is enough to know the ledger moved; the rebuild reads it all."""
 
 
 def build_ledger_sensor(
+    job: UnresolvedAssetJobDefinition,
     targets: Sequence[dg.AssetKey],
     *,
     default_status: dg.DefaultSensorStatus,
     interval: int = 30,
 ) -> dg.SensorDefinition:
-    """The ledger-changes sensor, requesting ``targets`` whenever the head moves."""
+    """The ledger-changes sensor, requesting ``targets`` (through ``job``, which selects
+    them) whenever the head moves."""
 
     @dg.sensor(
         name="ledger_changes",
-        target=list(targets),
+        job=job,
         minimum_interval_seconds=interval,
         default_status=default_status,
         description="Rebuilds the ledger and the assets derived from it when the ledger moves.",

@@ -1,0 +1,24 @@
+"""A burst of long-lived allocation without the cyclic garbage collector."""
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Import Dagster and build the definitions without the cyclic garbage collector, then
+    freeze what they made.
+
+    Both allocate objects that live as long as the process (about 300,000 at 1,000 catalog
+    entries) and almost no garbage (under 2,000 objects). The collector would walk the
+    growing heap again and again on the way, a sixth of the load time; frozen, the objects
+    are left out of every later collection as well (a code server runs for days)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
