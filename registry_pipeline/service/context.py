@@ -50,6 +50,17 @@ def local_principal(name: str) -> Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownCatalog:
+    """A catalog and the ledger head it was read after."""
+
+    head: tuple[int, str]
+    catalog: Catalog
+
+
+_CATALOG = "catalog"
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """The store, the principal and the deployments folder one :class:`Registry` acts with."""
 
@@ -63,16 +74,19 @@ class Context:
         return self.principal.name
 
     @contextmanager
-    def write(self, *, bootstrap: bool = False) -> Iterator[Tx]:
-        """A write transaction whose ledger events record this principal and its proof.
+    def write(self, *, bootstrap: bool = False, known: KnownCatalog | None = None) -> Iterator[Tx]:
+        """A write transaction whose ledger events record this principal and its proof;
+        ``known``, the catalog read just before, is its catalog if the head has not moved.
 
         Raises:
             Refused: the policy requires authenticated identities and this one is local
                 (unless ``bootstrap``: the operator minting or revoking tokens).
         """
         with self.store.write(self.principal.name, self.principal.auth()) as tx:
+            if known is not None and known.head == tx.began:
+                tx.memo[_CATALOG] = known.catalog
             local = not (bootstrap or self.principal.authenticated)
-            if local and self.catalog(tx.conn).policy.authenticated_only:
+            if local and self.catalog_in(tx).policy.authenticated_only:
                 raise Refused(
                     "policy.identity is authenticated: this registry takes changes only "
                     "through its server, from an authenticated principal",
@@ -80,12 +94,33 @@ class Context:
                 )
             yield tx
 
+    def known_catalog(self) -> KnownCatalog:
+        """The catalog current in the store and the head it was read after (outside any
+        transaction: for a write to reuse if nothing moved in between)."""
+        head = self.store.head_key()
+        with self.store.single_read() as conn:  # a catalog row never changes once recorded
+            return KnownCatalog(head=head, catalog=self.catalog(conn))
+
+    def catalog_in(self, tx: Tx) -> Catalog:
+        """The catalog current in the store as ``tx`` began, read once per transaction
+        (for the checks at its start: a change that records a catalog reads it anew)."""
+        found = tx.memo.get(_CATALOG)
+        if found is None:
+            found = tx.memo[_CATALOG] = self.catalog(tx.conn)
+        return found
+
     def catalog(self, conn: Connection) -> Catalog:
         """The catalog current in the store, read on ``conn`` (inside its transaction)."""
+        from registry_pipeline.store import catalogs
+
+        return self.catalog_of(conn, catalogs.latest_digest(conn))
+
+    def catalog_of(self, conn: Connection, latest: tuple[int, str] | None) -> Catalog:
+        """The catalog recorded as ``latest`` (its id and digest, read on ``conn``): kept
+        parsed by digest, read from ``conn`` only when it is new to this process."""
         from registry_pipeline.core.catalog import Catalog
         from registry_pipeline.store import catalogs
 
-        latest = catalogs.latest_digest(conn)
         if latest is None:
             return Catalog(entries={})
         cached = _CATALOGS.get(latest[1])

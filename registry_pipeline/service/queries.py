@@ -76,25 +76,32 @@ def show(ctx: Context, ref: str) -> VersionView:
 
 
 def _show(ctx: Context, parsed: VersionRef) -> tuple[Head, VersionView]:
-    from registry_pipeline.store import evidence
+    from registry_pipeline.store.shown import shown
 
     with ctx.store.read() as conn:
-        head = ledger.head(conn)
-        catalog = ctx.catalog(conn)
-        v = resolve_ref(conn, catalog, parsed)
-        spec = catalog.entry(v.entry)
-        stage = stages.current(conn, v.entry, v.number)
-        upstream = versions.upstream_of(conn, v.entry, v.number)
-        evals = evidence.eval_results(conn, v.entry, v.number)
-        card = evidence.latest_card(conn, v.entry, v.number)
-        ab_tests = evidence.ab_results(conn, v.entry, v.number)
-    return (head.seq, head.hash), VersionView(
+        found = None
+        if parsed.stage is None or parsed.stage in SINGLE_HOLDER_STAGES:
+            latest, found = shown(
+                conn,
+                parsed.entry,
+                number=parsed.version,
+                stage=str(parsed.stage) if parsed.stage is not None else None,
+            )
+        if found is None:  # no such version, or a stage of many: say which, as refs do
+            resolve_ref(conn, ctx.catalog(conn), parsed)
+            raise AssertionError("resolve_ref raises for what shown() does not find")
+        catalog = ctx.catalog_of(conn, latest)
+    v, stage_name = found.version, found.stage
+    spec = catalog.entry(v.entry)
+    evals, card, upstream, ab_tests = found.evals, found.card, found.upstream, found.ab_tests
+    head = found.head
+    return head, VersionView(
         entry=v.entry,
         kind=spec.kind.value,
         owner=spec.owner,
         version=v.number,
         digest=v.digest,
-        stage=stage.stage.value if stage else None,
+        stage=stage_name,
         size=v.size,
         file_count=v.file_count,
         source=v.source,

@@ -18,7 +18,7 @@ from registry_pipeline.core.stages import Stage
 from registry_pipeline.errors import BadInput, Conflict, Step
 from registry_pipeline.hashcache import HashCache
 from registry_pipeline.service import evidence, pipeline
-from registry_pipeline.service.context import Context
+from registry_pipeline.service.context import Context, KnownCatalog
 from registry_pipeline.service.results import Registered
 from registry_pipeline.sources import Progress, read_source
 from registry_pipeline.store import dumps, stages, versions
@@ -56,7 +56,7 @@ def register(
     from registry_pipeline.inspection import Inspection, expect_digest
 
     detected = detect(source)
-    catalog, pins, notes = _plan(ctx, entry, upstream, detected)
+    known, pins, notes = _plan(ctx, entry, upstream, detected)
     cache = HashCache(refresh=rehash)
     try:
         manifest = read_source(source, exclude=exclude, cache=cache, progress=progress)
@@ -66,7 +66,7 @@ def register(
         detected=detected, manifest=manifest, source=str(Path(source).resolve())
     )
     expect_digest(inspection, expected_digest, entry=entry)
-    return _record(ctx, entry, catalog, inspection, params, pins, notes)
+    return _record(ctx, entry, known, inspection, params, pins, notes)
 
 
 def register_inspected(
@@ -79,31 +79,31 @@ def register_inspected(
 ) -> Registered:
     """Record a source inspected elsewhere (by a client of the server) as a version of
     ``entry``, exactly as :func:`register` records one it inspected itself."""
-    catalog, pins, notes = _plan(ctx, entry, upstream, inspection.detected)
-    return _record(ctx, entry, catalog, inspection, params, pins, notes)
+    known, pins, notes = _plan(ctx, entry, upstream, inspection.detected)
+    return _record(ctx, entry, known, inspection, params, pins, notes)
 
 
 def _plan(
     ctx: Context, entry: str, upstream: Sequence[str], detected: Detected
-) -> tuple[Catalog, list[ExactRef], dict[str, list[Any]]]:
+) -> tuple[KnownCatalog, list[ExactRef], dict[str, list[Any]]]:
     """The catalog, and the upstream pins (given and resolved from the artifact's hints),
     checked against what the catalog declares, before any byte is hashed."""
     check_name(entry)
-    with ctx.store.single_read() as conn:  # a catalog row never changes once recorded
-        catalog = ctx.catalog(conn)
+    known = ctx.known_catalog()
+    catalog = known.catalog
     spec = catalog.entry(entry)
     if spec.kind is EntryKind.STACK:
         raise BadInput(f"{entry} is a stack", entry=entry, step=Step.STACK_PINS)
     pins = [parse_exact(p) for p in upstream]
     pins, notes = _resolve_hints(ctx, catalog, spec.name, spec.upstream, pins, detected)
     check_pins(entry, "upstream", spec.upstream, pins)
-    return catalog, pins, notes
+    return known, pins, notes
 
 
 def _record(
     ctx: Context,
     entry: str,
-    catalog: Catalog,
+    known: KnownCatalog,
     inspection: Inspection,
     params: Mapping[str, Any] | None,
     pins: Sequence[ExactRef],
@@ -138,7 +138,9 @@ def _record(
         pins=pins,
         relation="upstream",
         format_facts=facts,
+        known=known,
     )
+    catalog = known.catalog
     warnings = [*detected.warnings, *notes["warnings"], *provider_warnings(facts)]
     if result.created:
         warnings += _ingest_reported_evals(ctx, catalog, result, detected.evals)
@@ -336,25 +338,25 @@ def record_version(
     relation: str,
     format_facts: Mapping[str, Any] | None = None,
     origin: Mapping[str, Any] | None = None,
+    known: KnownCatalog | None = None,
 ) -> Registered:
     """Record a version (idempotent on identical content) with its lineage, candidate
-    stage and ledger event, in one transaction."""
+    stage and ledger event, in one transaction (``known``: the catalog the caller read
+    just before, reused when nothing moved since)."""
     try:
         params_json = dumps(params)
     except (TypeError, ValueError) as e:
         raise BadInput(f"training config for {entry} is not JSON-serialisable: {e}") from e
     lineage = sorted((p.entry, p.version) for p in pins)
     imported = origin is not None
-    with ctx.write() as tx:
-        ctx.require(
-            ctx.catalog(tx.conn), Operation.IMPORT if imported else Operation.REGISTER, entry
-        )
+    with ctx.write(known=known) as tx:
+        ctx.require(ctx.catalog_in(tx), Operation.IMPORT if imported else Operation.REGISTER, entry)
         existing = versions.by_digest(tx.conn, entry, digest)
         if existing is not None:
-            known = sorted(
+            recorded = sorted(
                 (u.entry, u.version) for u in versions.upstream_of(tx.conn, entry, existing.number)
             )
-            if known != lineage or (params and dict(existing.params) != json.loads(params_json)):
+            if recorded != lineage or (params and dict(existing.params) != json.loads(params_json)):
                 raise Conflict(
                     f"{entry}@{existing.number} already has this content with different "
                     "lineage or training config; content identity is immutable",

@@ -72,6 +72,11 @@ class Tx:
         self.now_text = format_time(now)
         self._seq = int(head["seq"])
         self._hash = str(head["hash"])
+        self.began: tuple[int, str] = (self._seq, self._hash)
+        """The head this transaction began at (what an answer read before it is checked
+        against: read after a head that is still the head, it is still true)."""
+        self.memo: dict[str, Any] = {}
+        """What the layer above has read in this transaction, to read it once."""
 
     @property
     def head_seq(self) -> int:

@@ -105,8 +105,11 @@ def insert_eval(
 def latest_card(conn: Connection, entry: str, number: int) -> ModelCard | None:
     """The card most recently set for a version."""
     row = conn.execute(_CARD, {"entry": entry, "number": number}).mappings().first()
-    if row is None:
-        return None
+    return card_of(entry, number, row) if row is not None else None
+
+
+def card_of(entry: str, number: int, row: RowMapping | Mapping[str, Any]) -> ModelCard:
+    """A card from its row (``fields``, ``set_at``, ``set_by``, ``body``, ``front_matter``)."""
     fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in loads(row["fields"]).items()}
     return ModelCard(
         entry=entry,

@@ -33,7 +33,8 @@ _UPSTREAM = (
 )
 
 
-def _version(row: RowMapping) -> Version:
+def version_of(row: RowMapping) -> Version:
+    """A version from its row (the ``versions`` columns by name)."""
     return Version(
         entry=row["entry"],
         number=row["number"],
@@ -56,13 +57,13 @@ def version(conn: Connection, entry: str, number: int) -> Version:
         latest = latest_number(conn, entry)
         hint = f"latest is {entry}@{latest}" if latest else f"{entry} has no versions yet"
         raise NotFound(f"no version {entry}@{number}", entry=entry, version=number, hint=hint)
-    return _version(row)
+    return version_of(row)
 
 
 def by_digest(conn: Connection, entry: str, digest: str) -> Version | None:
     """The version of ``entry`` with content ``digest``, if registered."""
     row = conn.execute(_BY_DIGEST, {"entry": entry, "digest": digest}).mappings().first()
-    return _version(row) if row is not None else None
+    return version_of(row) if row is not None else None
 
 
 def latest_number(conn: Connection, entry: str) -> int | None:
@@ -198,4 +199,4 @@ def newest(conn: Connection, entry: str, *, limit: int = 50) -> list[Version]:
     rows = conn.execute(
         select(t).where(t.c.entry == entry).order_by(t.c.number.desc()).limit(limit)
     ).mappings()
-    return [_version(r) for r in rows]
+    return [version_of(r) for r in rows]
