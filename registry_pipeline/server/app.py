@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from registry_pipeline._collector import freeze_what_is_loaded
 from registry_pipeline.server import _errors, web
 from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, RequestLog
 from registry_pipeline.server.deps import ServerState
@@ -86,6 +87,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         if dispatcher is not None:
             dispatcher.start()
         _app.state.dispatcher = dispatcher
+        freeze_what_is_loaded()  # the modules, routes and models live as long as we do
         try:
             yield
         finally:

@@ -53,3 +53,14 @@ def test_importing_and_building_the_definitions_leaves_the_collector_on(tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True", "True"]
+
+
+def test_what_is_loaded_is_frozen_once_collected() -> None:
+    from registry_pipeline._collector import freeze_what_is_loaded
+
+    freeze_what_is_loaded()
+    try:
+        assert gc.get_freeze_count() > 1000
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
