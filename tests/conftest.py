@@ -255,10 +255,16 @@ def promote_through(url: str, ref: str, *stages: str) -> None:
 @pytest.fixture
 def example_estate(db_url: str, tmp_path: Path) -> Any:
     """The example catalog in a fresh registry with support-bot@1 ready for production."""
+    return seed_example_estate(db_url, tmp_path)
+
+
+def seed_example_estate(url: str, root: Path) -> Any:
+    """The example catalog at ``url`` with support-bot@1 ready for production; the
+    registry acting as its owner."""
     from registry_pipeline.service import Registry
 
-    Registry.init(db_url, catalog=EXAMPLES, actor="carol@example.com")
-    registry = register_support_components(db_url, tmp_path)
+    Registry.init(url, catalog=EXAMPLES, actor="carol@example.com")
+    registry = register_support_components(url, root)
     registry.register_stack("support-bot", SUPPORT_BOT_PINS)
     make_ready(registry, "support-bot@1")
     return registry

@@ -10,13 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    EXAMPLES,
-    SUPPORT_BOT_PINS,
-    make_ready,
-    promote_through,
-    register_support_components,
-)
+from conftest import promote_through, seed_example_estate
 from sqlalchemy import event
 
 from registry_pipeline.core.refs import parse_ref
@@ -30,10 +24,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def estate(store_url: str, tmp_path: Path) -> Registry:
     """The example estate (support-bot@1 ready) on each backend."""
-    Registry.init(store_url, catalog=EXAMPLES, actor="carol@example.com")
-    registry = register_support_components(store_url, tmp_path)
-    registry.register_stack("support-bot", SUPPORT_BOT_PINS)
-    make_ready(registry, "support-bot@1")
+    registry: Registry = seed_example_estate(store_url, tmp_path)
     return registry
 
 
