@@ -22,11 +22,9 @@ from registry_pipeline.server.hot import HotReads
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
 from registry_pipeline.server.responses import Health, ok
 from registry_pipeline.server.routes import admin, events, ledger, promotion, versions
-from registry_pipeline.server.schemas import PROBLEMS, problem_media_type
+from registry_pipeline.server.schemas import API, PROBLEMS, problem_media_type
 from registry_pipeline.service.dispatch import DispatchConfig, Dispatcher
 from registry_pipeline.store import Store
-
-API = "/api/v1"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,11 +23,10 @@ from registry_pipeline.server import _errors
 from registry_pipeline.server._middleware import ASGIApp, Receive, Scope, Send
 from registry_pipeline.server.deps import ServerState, authenticate
 from registry_pipeline.server.oidc import looks_like_jwt
-from registry_pipeline.server.schemas import NAME, REF
+from registry_pipeline.server.schemas import API, NAME, REF
 from registry_pipeline.service import Registry
 from registry_pipeline.service.cache import Uncached, memory_only
 
-API = "/api/v1"
 _NAME = re.compile(NAME)
 _REF = re.compile(REF)
 
@@ -98,13 +97,17 @@ class HotReads:
                 authorization = value.decode("latin-1")
             elif key == b"if-none-match" and not if_none_match:
                 if_none_match = value.decode("latin-1")
-        response, who = None, None
+        caller: list[Principal] = []  # authenticated once, counted against the rate once
+        response = None
         if self._local(authorization):
-            response, who = self._from_memory(answer, name, authorization, if_none_match)
+            with memory_only():
+                response = self._answer(answer, name, authorization, if_none_match, caller)
         if response is None:
             response = await anyio.to_thread.run_sync(
-                self._answer, answer, name, authorization, if_none_match, who
+                self._answer, answer, name, authorization, if_none_match, caller
             )
+        if response is None:  # only under memory_only(): never on a worker thread
+            response = _errors.problem_response(Uncached())
         await response(scope, receive, send)
 
     def _local(self, authorization: str) -> bool:
@@ -115,34 +118,23 @@ class HotReads:
             authorization.partition(" ")[2].strip()
         )
 
-    def _from_memory(
-        self, answer: Answer, name: str, authorization: str, if_none_match: str
-    ) -> tuple[Response | None, Principal | None]:
-        """The answer if all it needs is kept in memory (else ``None``), and the caller
-        if authenticated (so that a worker thread does not count it against its rate
-        twice)."""
-        who = None
-        with memory_only():
-            try:
-                who = authenticate(self.shared, authorization)
-                return answer(self.shared.acting_as(who), name, if_none_match), who
-            except Uncached:
-                return None, who
-            except Exception as error:  # noqa: BLE001 - every error is a problem document
-                return _errors.problem_response(error), who
-
     def _answer(
         self,
         answer: Answer,
         name: str,
         authorization: str,
         if_none_match: str,
-        who: Principal | None,
-    ) -> Response:
+        caller: list[Principal],
+    ) -> Response | None:
+        """The answer, an error's problem document, or (under
+        :func:`~registry_pipeline.service.cache.memory_only`) ``None`` when something it
+        needs is not kept in memory; ``caller`` keeps the caller once authenticated."""
         try:
-            if who is None:
-                who = authenticate(self.shared, authorization)
-            return answer(self.shared.acting_as(who), name, if_none_match)
+            if not caller:
+                caller.append(authenticate(self.shared, authorization))
+            return answer(self.shared.acting_as(caller[0]), name, if_none_match)
+        except Uncached:
+            return None
         except Exception as error:  # noqa: BLE001 - every error is a problem document
             return _errors.problem_response(error)
 

@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from registry_pipeline.server import _errors
 
 MAX_TEXT = 4096
+API = "/api/v1"
+"""Where the API's routes are, under one version."""
 NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 """An entry or workload name (:data:`registry_pipeline.core.kinds.NAME_PATTERN`)."""
 REF = r"^[a-z0-9][a-z0-9._-]{0,127}(@[a-z0-9]{1,32})?$"
