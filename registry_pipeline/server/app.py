@@ -18,7 +18,7 @@ from registry_pipeline._collector import freeze_what_is_loaded
 from registry_pipeline.server import _errors, web
 from registry_pipeline.server._middleware import BodyLimit, Metrics, RateLimit, RequestLog
 from registry_pipeline.server.deps import ServerState
-from registry_pipeline.server.hot import HotReads
+from registry_pipeline.server.hot import HotPaths
 from registry_pipeline.server.oidc import OIDCConfig, OIDCVerifier
 from registry_pipeline.server.responses import Health, ok
 from registry_pipeline.server.routes import admin, events, ledger, promotion, versions
@@ -128,7 +128,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     for routes in (admin, versions, promotion, events, ledger):
         app.include_router(routes.router, prefix=API)
     web.install(app, dagster_url=config.dagster_url)
-    app.add_middleware(HotReads, shared=shared)  # inside the log: counted, given an id
+    app.add_middleware(HotPaths, shared=shared)  # inside the log: counted, given an id
     app.add_middleware(RequestLog, api=app, metrics=metrics)
     app.add_middleware(BodyLimit)
     plain_openapi = app.openapi
