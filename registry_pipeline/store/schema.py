@@ -6,6 +6,8 @@ JSON columns hold canonical JSON text, so what was hashed into the ledger is wha
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,8 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 metadata = MetaData()
 
@@ -192,15 +197,31 @@ stage_assignments = Table(
     Column("ledger_seq", BigInteger, nullable=False),
     ForeignKeyConstraint(["entry", "number"], ["versions.entry", "versions.number"]),
 )
+#: The stages one version holds at a time (``core.stages.SINGLE_HOLDER_STAGES``), in the
+#: order the shipped index states them.
+SINGLE_HOLDERS = ("staging", "production")
+_SINGLE_HOLDERS_SQL = ", ".join(f"'{stage}'" for stage in SINGLE_HOLDERS)
 #: Partial unique indexes (same SQL on SQLite and PostgreSQL), created by the migrations
 #: as DDL so that importing the schema does not load the PostgreSQL dialect.
 PARTIAL_UNIQUE_INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS uq_stage_single_holder ON stage_assignments "
-    "(entry, stage) WHERE effective_to IS NULL AND stage IN ('staging', 'production')",
+    f"(entry, stage) WHERE effective_to IS NULL AND stage IN ({_SINGLE_HOLDERS_SQL})",
     "CREATE UNIQUE INDEX IF NOT EXISTS uq_stage_one_open_per_version ON stage_assignments "
     "(entry, number) WHERE effective_to IS NULL",
 )
 Index("ix_stage_entry_stage", stage_assignments.c.entry, stage_assignments.c.stage)
+
+
+def open_single_holder(assignments: Any) -> ColumnElement[bool]:
+    """An open assignment of a single-holder stage, spelled as ``uq_stage_single_holder``
+    states it (the stage list as literals, not parameters): SQLite uses a partial index
+    only for a query whose WHERE holds the index's own terms, so a holder lookup with it
+    reads the one open row instead of every row the entry ever had in that stage."""
+    return and_(
+        assignments.c.effective_to.is_(None),
+        assignments.c.stage.in_([literal_column(f"'{stage}'") for stage in SINGLE_HOLDERS]),
+    )
+
 
 ab_results = Table(
     "ab_results",

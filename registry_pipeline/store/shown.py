@@ -53,7 +53,7 @@ def _number(named: Named) -> Any:
             .where(
                 s.c.entry == bindparam("entry"),
                 s.c.stage == bindparam("stage"),
-                s.c.effective_to.is_(None),
+                schema.open_single_holder(s),
             )
             .order_by(s.c.id)
             .limit(1)

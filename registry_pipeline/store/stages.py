@@ -15,9 +15,10 @@ t = schema.stage_assignments
 _CURRENT = select(t).where(
     t.c.entry == bindparam("entry"), t.c.number == bindparam("number"), t.c.effective_to.is_(None)
 )
-_HOLDER = select(t).where(
+_OPEN_IN_STAGE = select(t).where(
     t.c.entry == bindparam("entry"), t.c.stage == bindparam("stage"), t.c.effective_to.is_(None)
 )
+_HOLDER = _OPEN_IN_STAGE.where(schema.open_single_holder(t))
 
 
 def _assignment(row: RowMapping) -> Assignment:
@@ -50,8 +51,10 @@ def current(conn: Connection, entry: str, number: int) -> Assignment | None:
 
 
 def holder(conn: Connection, entry: str, stage: Stage) -> Assignment | None:
-    """The open assignment holding ``stage`` for ``entry`` (single-holder stages)."""
-    return _first(conn, _HOLDER, {"entry": entry, "stage": stage})
+    """The open assignment holding ``stage`` for ``entry`` (single-holder stages; of
+    another, its first open assignment)."""
+    statement = _HOLDER if stage in SINGLE_HOLDER_STAGES else _OPEN_IN_STAGE
+    return _first(conn, statement, {"entry": entry, "stage": stage})
 
 
 def holder_at(conn: Connection, entry: str, stage: Stage, at: str) -> Assignment | None:
@@ -91,9 +94,7 @@ def previous_holder(
 
 def holders(conn: Connection) -> dict[tuple[str, Stage], int]:
     """``{(entry, stage): number}`` for every open single-holder assignment."""
-    query = select(t.c.entry, t.c.stage, t.c.number).where(
-        t.c.effective_to.is_(None), t.c.stage.in_([str(s) for s in SINGLE_HOLDER_STAGES])
-    )
+    query = select(t.c.entry, t.c.stage, t.c.number).where(schema.open_single_holder(t))
     return {(e, Stage(s)): n for e, s, n in conn.execute(query).all()}
 
 
