@@ -4,7 +4,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -125,6 +125,7 @@ class Metrics:
             registry=self.registry,
         )
         active.set_function(lambda: float(dispatching()))
+        self.registry.register(_Batches(store))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
@@ -184,6 +185,29 @@ def methods_of(app: FastAPI, path: str) -> list[str]:
         if regex is not None and regex.match(path):
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
+
+
+class _Batches:
+    """How many write transactions this process committed, and the changes they held:
+    their ratio is the group commit's batch size."""
+
+    def __init__(self, store: Callable[[], Store]) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        group = self._store().group
+        yield CounterMetricFamily(
+            "registry_write_batches",
+            "Write transactions this process committed (each one fsync).",
+            value=group.batches if group else 0,
+        )
+        yield CounterMetricFamily(
+            "registry_write_batch_changes",
+            "Changes those transactions held.",
+            value=group.changes if group else 0,
+        )
 
 
 def _head_seq(store: Store) -> int:

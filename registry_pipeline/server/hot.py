@@ -17,6 +17,7 @@ contract and the OpenAPI document.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import anyio.to_thread
 from pydantic import ValidationError
@@ -29,6 +30,7 @@ from registry_pipeline.server.deps import ServerState, authenticate
 from registry_pipeline.server.oidc import looks_like_jwt
 from registry_pipeline.server.routes import versions
 from registry_pipeline.server.schemas import API, NAME, REF, RegisterBody
+from registry_pipeline.server.writer import Writer
 from registry_pipeline.service import Registry
 from registry_pipeline.service.cache import Uncached, memory_only
 
@@ -90,6 +92,7 @@ class HotPaths:
     def __init__(self, app: ASGIApp, *, shared: ServerState) -> None:
         self.app = app
         self.shared = shared
+        self.writer = Writer(shared.store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _registration(scope):
@@ -129,15 +132,16 @@ class HotPaths:
             return
         scope["route"] = REGISTER
         authorization = _header(scope, b"authorization")
-        response = await anyio.to_thread.run_sync(self._registered, parsed, authorization)
+        response = await self.writer.submit(partial(self._registered, parsed, authorization))
         await response(scope, receive, send)
 
-    def _registered(self, body: RegisterBody, authorization: str) -> Response:
+    def _registered(self, body: RegisterBody, authorization: str) -> tuple[Response, bool]:
+        """The answer, and whether the registry changed (see :class:`Writer`)."""
         try:
             reg = self.shared.acting_as(authenticate(self.shared, authorization))
-            return JSONResponse(versions.register(reg, body), status_code=201)
+            return JSONResponse(versions.register(reg, body), status_code=201), True
         except Exception as error:  # noqa: BLE001 - every error is a problem document
-            return _errors.problem_response(error)
+            return _errors.problem_response(error), False
 
     def _local(self, authorization: str) -> bool:
         """Whether authenticating and answering wait on nothing but a local file."""

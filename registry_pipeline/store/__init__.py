@@ -325,6 +325,10 @@ class GroupCommit:
     @contextmanager
     def member(self, actor: str, auth: Mapping[str, Any] | None) -> Iterator[Tx]:
         """One change in the current batch (see the class)."""
+        if getattr(self._inside, "holding", False):
+            with self._held(actor, auth) as tx:
+                yield tx
+            return
         if getattr(self._inside, "active", False):
             raise RuntimeError("a write transaction inside another on the same thread")
         with self._queue:
@@ -338,21 +342,8 @@ class GroupCommit:
         try:
             with self._store.translate():
                 batch = self._batch or self._open()
-                now = max(datetime.now(UTC), parse_stored(batch.head["recorded_at"]))
-                savepoint = batch.conn.begin_nested()
-                try:
-                    tx = Tx(batch.conn, actor=actor, now=now, head=batch.head, auth=auth)
+                with self._change(batch, actor, auth) as tx:
                     yield tx
-                except BaseException:
-                    try:
-                        savepoint.rollback()
-                    except SQLAlchemyError as e:  # the connection is gone: so is the batch
-                        batch.failure = e
-                    raise
-                savepoint.commit()
-                if tx.head_seq != batch.head["seq"]:
-                    batch.head = tx.head()
-                batch.members += 1
                 changed = True
         finally:
             self._inside.active = False
@@ -361,6 +352,69 @@ class GroupCommit:
             raise StoreUnavailable(
                 f"the batch this change was in did not commit ({_first_line(batch.failure)})"
             ) from batch.failure
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold one batch open on this thread: every write made inside is a member of it
+        (its own savepoint), and the batch commits, once, when the block ends. For a
+        thread that applies queued changes in turn (the server's writer); a caller whose
+        change was made inside must not be answered before the block has returned, and
+        when it raises :class:`StoreUnavailable` the commit failed and no change stands."""
+        if getattr(self._inside, "active", False) or getattr(self._inside, "holding", False):
+            raise RuntimeError("a write transaction inside another on the same thread")
+        self._turn.acquire()
+        self._inside.holding = True
+        batch: _Batch | None = None
+        try:
+            yield
+        finally:
+            self._inside.holding = False
+            batch = self._batch
+            if batch is not None:
+                self._finish(batch)
+            self._turn.release()
+        if batch is not None and batch.failure is not None:
+            raise StoreUnavailable(
+                f"the batch did not commit ({_first_line(batch.failure)})"
+            ) from batch.failure
+
+    @contextmanager
+    def _held(self, actor: str, auth: Mapping[str, Any] | None) -> Iterator[Tx]:
+        """One change in the batch this thread holds (see :meth:`holding`)."""
+        if getattr(self._inside, "active", False):
+            raise RuntimeError("a write transaction inside another on the same thread")
+        self._inside.active = True
+        try:
+            with self._store.translate():
+                batch = self._batch or self._open()
+                if batch.failure is not None:
+                    raise StoreUnavailable(
+                        f"the batch this change was in failed ({_first_line(batch.failure)})"
+                    )
+                with self._change(batch, actor, auth) as tx:
+                    yield tx
+        finally:
+            self._inside.active = False
+
+    @staticmethod
+    @contextmanager
+    def _change(batch: _Batch, actor: str, auth: Mapping[str, Any] | None) -> Iterator[Tx]:
+        """One member's change, in its own savepoint of ``batch``: undone alone if it fails."""
+        now = max(datetime.now(UTC), parse_stored(batch.head["recorded_at"]))
+        savepoint = batch.conn.begin_nested()
+        try:
+            tx = Tx(batch.conn, actor=actor, now=now, head=batch.head, auth=auth)
+            yield tx
+        except BaseException:
+            try:
+                savepoint.rollback()
+            except SQLAlchemyError as e:  # the connection is gone: so is the batch
+                batch.failure = e
+            raise
+        savepoint.commit()
+        if tx.head_seq != batch.head["seq"]:
+            batch.head = tx.head()
+        batch.members += 1
 
     def _open(self) -> _Batch:
         raw = self._store.engine.connect()
