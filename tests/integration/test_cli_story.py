@@ -441,6 +441,24 @@ def test_stack_goes_from_registration_through_gates_to_production_rollback_and_a
     table = ok(run_cli("history", "support-bot", "--stage", "production")).stdout
     assert "v2 answers too tersely" in table
 
+    # Every event names who was proven to act: through the server, the principal of the
+    # token presented (by its id); on the database itself, the OS user beside the actor.
+    recorded = raw_rows(db_url, "SELECT actor, action, auth FROM ledger ORDER BY seq")
+    token_ids = getattr(run_cli, "token_ids", None)
+    story = [(a, act, json.loads(auth)) for a, act, auth in recorded if a != "operator"]
+    assert len(story) > 20
+    for actor, action, auth in story:
+        assert auth["principal"] == actor, (action, auth)
+        if token_ids is None:
+            assert auth["method"] == "local", (action, auth)
+            assert auth["os_user"], (action, auth)
+        else:
+            assert auth["method"] == "token", (action, auth)
+            assert auth["token_id"] == token_ids[actor], (action, auth)
+    if token_ids is not None:
+        minted = [act for a, act, _ in recorded if a == "operator"]
+        assert set(minted) == {"token.create"}, minted
+
     # The ledger is intact...
     verified = ok(run_cli("audit", "verify", json=True)).json()
     assert verified["ok"] is True

@@ -238,12 +238,31 @@ def _cli(
         ("gates", "99999"),
         ("history", "support-bot", "--stage", "moon"),
         ("audit", "verify", "--anchor", "zz"),
+        ("review", "due"),
+        ("--json", "review", "due"),
+        ("card", "support-bot@1"),
+        ("--json", "card", "support-lora@1"),
+        ("card", "nope@1"),
+        ("eval", "ab", "no-such-result.json"),
     ],
 )
 def test_the_cli_answers_the_same_through_the_server(estate: Estate, args: tuple[str, ...]) -> None:
     local = _cli(estate, *args, who="bob", remote=False)
     remote = _cli(estate, *args, who="bob")
     assert remote == local
+
+
+def test_deploy_through_the_server_rewrites_the_servers_manifests(estate: Estate) -> None:
+    root = Path(estate.database.removeprefix("sqlite:///")).parent
+    manifest = root / ".registry" / "deployments" / "customer-support" / "prod-eu.json"
+    manifest.unlink(missing_ok=True)
+    code, out, err = _cli(estate, "--json", "deploy", who="bob")
+    assert code == 0, err
+    written = json.loads(out)["written"]
+    assert manifest in [root / path for path in written]
+    assert json.loads(manifest.read_text())["stack"]["entry"] == "support-bot"
+    code, out, err = _cli(estate, "deploy", who="bob")
+    assert (code, out.splitlines(), err) == (0, written, "")
 
 
 def test_a_requesters_own_approval_is_exit_5_over_http(estate: Estate) -> None:

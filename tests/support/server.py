@@ -208,14 +208,16 @@ def served_cli(database: str, root: Path) -> Iterator[Callable[..., Any]]:
 
     Store.open(database, create=True).dispose()  # the operator creates the database
     tokens: dict[str, str] = {}
+    token_ids: dict[str, int] = {}
 
     def token_for(actor: str) -> str:
         if actor not in tokens:
             operator = Registry(Store.open(database), actor="operator")
             try:
-                tokens[actor] = operator.tokens.create(principal=actor, name="story").token
+                created = operator.tokens.create(principal=actor, name="story")
             finally:
                 operator.store.dispose()
+            tokens[actor], token_ids[actor] = created.token, created.info.id
         return tokens[actor]
 
     with running_server(database, cwd=root) as url:
@@ -244,4 +246,5 @@ def served_cli(database: str, root: Path) -> Iterator[Callable[..., Any]]:
             )
             return Result(done.returncode, done.stdout, done.stderr)
 
+        run.token_ids = token_ids  # type: ignore[attr-defined]  # whose token has which id
         yield run
