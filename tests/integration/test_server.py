@@ -426,3 +426,18 @@ def test_versions_are_searched_by_metric_over_http_and_through_the_cli(estate: E
         ("support-bot", 1),
         ("support-bot", 2),
     ]
+
+
+def test_no_cross_origin_access_by_default(estate: Estate) -> None:
+    """No CORS headers: a page on another origin cannot read the API with a browser's
+    credentials, and a preflight is not granted."""
+    origin = {"Origin": "https://evil.example.com"}
+    with estate.client("bob") as bob:
+        read = bob.get(f"{API}/whoami", headers=origin)
+        preflight = bob.options(
+            f"{API}/promotions",
+            headers={**origin, "Access-Control-Request-Method": "POST"},
+        )
+    assert read.status_code == 200
+    for response in (read, preflight):
+        assert not [h for h in response.headers if h.startswith("access-control-")]
