@@ -9,7 +9,7 @@ from typing import Any
 from registry_pipeline.catalog import catalog_digest, catalog_from_document
 from registry_pipeline.core.catalog import DEFAULT_PERMISSIONS, Catalog, Operation
 from registry_pipeline.errors import Conflict, Refused
-from registry_pipeline.service.context import Context
+from registry_pipeline.service.context import CATALOG_CHANGED, Context
 from registry_pipeline.service.results import CatalogChange, Initialised
 from registry_pipeline.store import Store, catalogs
 
@@ -64,6 +64,7 @@ def record_catalog(
             )
         for name in set(existing) - set(catalog.entries) - with_versions:
             catalogs.drop_entry(tx.conn, name)
+        tx.memo[CATALOG_CHANGED] = True
         catalogs.record(
             tx.conn,
             digest=digest,

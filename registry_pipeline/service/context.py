@@ -58,6 +58,8 @@ class KnownCatalog:
 
 
 _CATALOG = "catalog"
+CATALOG_CHANGED = "catalog-changed"
+"""Set in a transaction's memo once it records a catalog: its catalog is not kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +95,25 @@ class Context:
                     step=Step.LOG_IN,
                 )
             yield tx
+        # Committed on its own (not in a group whose commit is still to come): its
+        # catalog, unless it recorded one, is the catalog at the head it left.
+        kept = tx.memo.get(_CATALOG)
+        if self.store.group is None and kept is not None and CATALOG_CHANGED not in tx.memo:
+            self.store.known = ((tx.head_seq, tx.head()["hash"]), kept)
 
     def known_catalog(self) -> KnownCatalog:
         """The catalog current in the store and the head it was read after (outside any
         transaction: for a write to reuse if nothing moved in between)."""
         head = self.store.head_key()
+        known = self.store.known
+        if known is not None and known[0] == head:  # nothing was committed since
+            return KnownCatalog(head=head, catalog=known[1])
         with self.store.single_read() as conn:  # a catalog row never changes once recorded
-            return KnownCatalog(head=head, catalog=self.catalog(conn))
+            catalog = self.catalog(conn)
+        # Read after ``head``: if a catalog was recorded in between, ``head`` is gone for
+        # good (the head only moves on), so the pair is never taken for current.
+        self.store.known = (head, catalog)
+        return KnownCatalog(head=head, catalog=catalog)
 
     def catalog_in(self, tx: Tx) -> Catalog:
         """The catalog current in the store as ``tx`` began, read once per transaction

@@ -15,9 +15,11 @@ from registry_pipeline.store import dumps, loads, schema, search
 _v, _e = schema.versions, schema.entries
 # Statements of every registration, built once (see ``store._LOCK_HEAD``).
 _BY_DIGEST = select(_v).where(_v.c.entry == bindparam("entry"), _v.c.digest == bindparam("digest"))
-_NEXT_NUMBER = select(_e.c.next_version).where(_e.c.name == bindparam("entry")).with_for_update()
 _TAKE_NUMBER = (
-    update(_e).where(_e.c.name == bindparam("entry")).values(next_version=bindparam("taken"))
+    update(_e)
+    .where(_e.c.name == bindparam("entry"))
+    .values(next_version=_e.c.next_version + 1)
+    .returning(_e.c.next_version)
 )
 _INSERT_VERSION = _v.insert()
 _INSERT_EDGE = schema.lineage.insert()
@@ -102,11 +104,10 @@ def origins(conn: Connection, entry: str) -> list[tuple[int, str, Mapping[str, A
 
 
 def allocate_number(conn: Connection, entry: str) -> int:
-    """Take the next version number of ``entry`` (row-locked; gap-free because the
-    transaction that takes it either commits the version or rolls the counter back)."""
-    current = conn.execute(_NEXT_NUMBER, {"entry": entry}).scalar_one()
-    conn.execute(_TAKE_NUMBER, {"entry": entry, "taken": current + 1})
-    return int(current)
+    """Take the next version number of ``entry`` in one statement (the update row-locks
+    the counter; gap-free because the transaction that takes it either commits the
+    version or rolls the counter back)."""
+    return int(conn.execute(_TAKE_NUMBER, {"entry": entry}).scalar_one()) - 1
 
 
 def insert(

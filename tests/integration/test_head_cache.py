@@ -66,3 +66,44 @@ def test_a_kept_resolution_is_answered_now_at_the_head_it_was_read_at(
     hit, kept = cache_of(registry._ctx.store).get(head, ("resolve", "customer-support", None))
     assert hit
     assert kept.stack == first.stack
+
+
+def _with_entries(tmp_path: Path, *names: str) -> Path:
+    import yaml
+
+    document = yaml.safe_load(CATALOG.read_text())
+    for name in names:
+        document["entries"][name] = {"kind": "embedding_model", "owner": "ml@example.com"}
+    path = tmp_path / f"catalog-{names[-1]}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_a_registration_plans_with_the_catalog_kept_at_the_head_it_left(
+    store_url: str, artifacts: Callable[[str, dict[str, bytes]], Path], tmp_path: Path
+) -> None:
+    """A registrar's next registration reads no catalog while the head is the one its own
+    last change left; a catalog recorded by anyone since, here or through another
+    store, is the one the next registration is checked against."""
+    from sqlalchemy import event
+
+    from registry_pipeline.catalog import load_catalog
+
+    Registry.init(store_url, catalog=CATALOG, actor=ADMIN)
+    registrar = Registry.open(store_url, actor=ADMIN)
+    registrar.register("bge-small", artifacts("v1", {"m.bin": b"one"}))
+    statements: list[str] = []
+    event.listen(
+        registrar._ctx.store.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+    registrar.register("bge-small", artifacts("v2", {"m.bin": b"two"}))
+    assert not [s for s in statements if "FROM catalogs" in s], statements
+
+    Registry.init(store_url, catalog=_with_entries(tmp_path, "e5-base"), actor=ADMIN)
+    assert registrar.register("e5-base", artifacts("e1", {"m.bin": b"e"})).version == 1
+
+    catalog, document = load_catalog(_with_entries(tmp_path, "e5-base", "gte-small"))
+    registrar.record_catalog(catalog, document, source="its own change")
+    assert registrar.register("gte-small", artifacts("g1", {"m.bin": b"g"})).version == 1
