@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import threading
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +103,41 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE, False) else "BEGIN")
 
     return engine
+
+
+def checkpoint_in_background(engine: Engine, *, every: float = 1.0) -> threading.Thread | None:
+    """From now on, no commit on ``engine`` (a SQLite one) copies the write-ahead log back
+    into the database file itself: a daemon thread does, every ``every`` seconds.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 log pages, so
+    every ~80th registration paid for copying the log and syncing the database file (tens
+    of ms on a large file: the tail of a server's writes). The thread's checkpoints are
+    ``PASSIVE``: they never wait for, or block, a writer or a reader, and what they
+    cannot copy yet (a reader still needs it) is copied on a later turn. Durability does
+    not change: a commit is durable once its log frames are synced, as before. Pooled
+    connections are closed, so every connection from now on is opened without the
+    automatic checkpoint. ``None`` (nothing done) on PostgreSQL."""
+    path = sqlite_path(str(engine.url))
+    if path is None:
+        return None
+
+    @event.listens_for(engine, "connect")
+    def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+    engine.dispose()
+    in_use = weakref.ref(engine)
+
+    def checkpoint() -> None:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        while in_use() is not None:  # the engine's last user is gone: so is the thread
+            time.sleep(every)
+            with contextlib.suppress(sqlite3.Error):  # busy, or the disk: the next turn
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        conn.close()
+
+    thread = threading.Thread(target=checkpoint, name="registry-checkpoint", daemon=True)
+    thread.start()
+    return thread
