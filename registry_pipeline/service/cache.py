@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from registry_pipeline.store import Store
@@ -64,24 +62,6 @@ class HeadCache:
             self._items[key] = answer
 
 
-class Uncached(Exception):
-    """Under :func:`memory_only`, the answer is not kept at the current head."""
-
-
-_MEMORY_ONLY: ContextVar[bool] = ContextVar("memory_only", default=False)
-
-
-@contextmanager
-def memory_only() -> Iterator[None]:
-    """Answer from memory or raise :class:`Uncached`, never computing: for a caller that
-    may wait on the head read and nothing more (a server's event loop)."""
-    token = _MEMORY_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _MEMORY_ONLY.reset(token)
-
-
 _CACHES: weakref.WeakKeyDictionary[Store, HeadCache] = weakref.WeakKeyDictionary()
 _CACHES_LOCK = threading.Lock()
 
@@ -104,8 +84,6 @@ def cached_after(store: Store, key: Hashable, compute: Callable[[], T]) -> T:
     hit, answer = cache.get(head, key)
     if hit:
         return answer  # type: ignore[no-any-return]
-    if _MEMORY_ONLY.get():
-        raise Uncached
     fresh = compute()
     cache.put(head, key, fresh)
     return fresh
@@ -118,8 +96,6 @@ def cached(store: Store, key: Hashable, compute: Callable[[], tuple[Head, T]]) -
     hit, answer = cache.get(store.head_key(), key)
     if hit:
         return answer  # type: ignore[no-any-return]
-    if _MEMORY_ONLY.get():
-        raise Uncached
     head, fresh = compute()
     cache.put(head, key, fresh)
     return fresh
