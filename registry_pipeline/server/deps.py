@@ -49,7 +49,7 @@ class ServerState:
             if self._store is None:
                 self._store = self.open_store()
                 self._store.group_commits()  # concurrent requests share commits
-                self._store.checkpoint_in_background()  # and no request checkpoints
+                self._store.wal_checkpoints_in_background()  # and no request checkpoints
             return self._store
 
 

@@ -30,7 +30,7 @@ from registry_pipeline.errors import (
     StoreUnavailable,
 )
 from registry_pipeline.store import merkle, migrations, schema
-from registry_pipeline.store.engine import SINGLE, WRITE, checkpoint_in_background, make_engine
+from registry_pipeline.store.engine import SINGLE, WRITE, make_engine, wal_checkpoints_in_background
 
 # Statements every write runs, built once: SQLAlchemy then only looks up their compiled
 # form, instead of building and keying a new statement per call.
@@ -142,12 +142,12 @@ class Store:
             self.group = GroupCommit(self, cap=cap)
         return self.group
 
-    def checkpoint_in_background(self) -> None:
+    def wal_checkpoints_in_background(self) -> None:
         """From now on (SQLite), commits leave copying the write-ahead log into the
         database file to a background thread (see
-        :func:`~registry_pipeline.store.engine.checkpoint_in_background`): what a
+        :func:`~registry_pipeline.store.engine.wal_checkpoints_in_background`): what a
         long-running server does, so that no request pays for a checkpoint."""
-        checkpoint_in_background(self.engine)
+        wal_checkpoints_in_background(self.engine)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:

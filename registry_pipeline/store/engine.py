@@ -105,7 +105,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     return engine
 
 
-def checkpoint_in_background(engine: Engine, *, every: float = 1.0) -> threading.Thread | None:
+def wal_checkpoints_in_background(engine: Engine, *, every: float = 1.0) -> threading.Thread | None:
     """From now on, no commit on ``engine`` (a SQLite one) copies the write-ahead log back
     into the database file itself: a daemon thread does, every ``every`` seconds.
 
@@ -138,6 +138,6 @@ def checkpoint_in_background(engine: Engine, *, every: float = 1.0) -> threading
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         conn.close()
 
-    thread = threading.Thread(target=checkpoint, name="registry-checkpoint", daemon=True)
+    thread = threading.Thread(target=checkpoint, name="registry-wal-checkpoint", daemon=True)
     thread.start()
     return thread

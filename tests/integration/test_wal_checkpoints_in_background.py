@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from registry_pipeline.store.engine import checkpoint_in_background, make_engine
+from registry_pipeline.store.engine import make_engine, wal_checkpoints_in_background
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_commits_do_not_checkpoint_and_the_background_thread_does(tmp_path: Path
     engine = make_engine(f"sqlite:///{database}", create=True)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE blobs (b BLOB)"))
-    thread = checkpoint_in_background(engine, every=0.2)
+    thread = wal_checkpoints_in_background(engine, every=0.2)
     assert thread is not None
     assert thread.is_alive()
     with engine.connect() as conn:
@@ -51,4 +51,4 @@ def test_postgres_needs_no_thread() -> None:
     """PostgreSQL checkpoints in its own background processes; nothing is started (and
     nothing connects)."""
     engine = make_engine("postgresql+psycopg2://registry@127.0.0.1:1/registry")
-    assert checkpoint_in_background(engine) is None
+    assert wal_checkpoints_in_background(engine) is None
