@@ -160,8 +160,16 @@ class OIDCVerifier:
             raise Unauthenticated("token is for another audience") from None
         except jwt.InvalidIssuerError:
             raise Unauthenticated("token is from another issuer") from None
-        except jwt.PyJWTError as e:
-            raise Unauthenticated(f"token refused: {type(e).__name__}") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("token signature does not verify") from None
+        except jwt.MissingRequiredClaimError as e:
+            raise Unauthenticated(f"token lacks the {e.claim[:16]!r} claim") from None
+        except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError):
+            raise Unauthenticated("token is not valid yet") from None
+        except jwt.DecodeError:
+            raise Unauthenticated("malformed token", step=Step.LOG_IN) from None
+        except jwt.PyJWTError:  # its wording names the library: ours names the check
+            raise Unauthenticated("token refused: a claim does not check out") from None
         if nonce is not None and claims.get("nonce") != nonce:
             raise Unauthenticated("the ID token is not the answer to this login")
         if claims.get("email_verified") is False:
