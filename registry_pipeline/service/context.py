@@ -58,6 +58,8 @@ class KnownCatalog:
 
 
 _CATALOG = "catalog"
+_KNOWN = "known-catalog"
+"""The key of the catalog kept in the store's head cache for planning writes."""
 CATALOG_CHANGED = "catalog-changed"
 """Set in a transaction's memo once it records a catalog: its catalog is not kept."""
 
@@ -99,20 +101,24 @@ class Context:
         # catalog, unless it recorded one, is the catalog at the head it left.
         kept = tx.memo.get(_CATALOG)
         if self.store.group is None and kept is not None and CATALOG_CHANGED not in tx.memo:
-            self.store.known = ((tx.head_seq, tx.head()["hash"]), kept)
+            from registry_pipeline.service.cache import cache_of
+
+            cache_of(self.store).put((tx.head_seq, tx.head()["hash"]), _KNOWN, kept)
 
     def known_catalog(self) -> KnownCatalog:
         """The catalog current in the store and the head it was read after (outside any
         transaction: for a write to reuse if nothing moved in between)."""
+        from registry_pipeline.service.cache import cache_of
+
+        cache = cache_of(self.store)
         head = self.store.head_key()
-        known = self.store.known
-        if known is not None and known[0] == head:  # nothing was committed since
-            return KnownCatalog(head=head, catalog=known[1])
-        with self.store.single_read() as conn:  # a catalog row never changes once recorded
-            catalog = self.catalog(conn)
-        # Read after ``head``: if a catalog was recorded in between, ``head`` is gone for
-        # good (the head only moves on), so the pair is never taken for current.
-        self.store.known = (head, catalog)
+        hit, catalog = cache.get(head, _KNOWN)  # kept while nothing was committed since
+        if not hit:
+            with self.store.single_read() as conn:  # a catalog row never changes
+                catalog = self.catalog(conn)
+            # Read after ``head``: if a catalog was recorded in between, ``head`` is gone
+            # for good (the head only moves on), so this is never taken for current.
+            cache.put(head, _KNOWN, catalog)
         return KnownCatalog(head=head, catalog=catalog)
 
     def catalog_in(self, tx: Tx) -> Catalog:

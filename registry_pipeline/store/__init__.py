@@ -131,9 +131,6 @@ class Store:
         self.engine = engine
         self.url = url
         self.group: GroupCommit | None = None
-        self.known: Any = None
-        """What the layer above last knew to be current at a ledger head, as ``(head,
-        value)``: still current while :meth:`head_key` answers that head."""
 
     def group_commits(self, *, cap: int = 64) -> GroupCommit:
         """From now on, concurrent :meth:`write` calls of this process share transactions
